@@ -1,0 +1,1 @@
+"""Thin Faust agents over the enrichment pipeline and the store."""

@@ -1,0 +1,83 @@
+"""Settings read from LUMINA_* environment variables, frozen once loaded."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_home() -> Path:
+    return Path(os.environ.get("LUMINA_HOME") or Path.home() / ".lumina").expanduser()
+
+
+class Settings(BaseSettings):
+    """Every knob Lumina has. Printing it never shows the secret."""
+
+    model_config = SettingsConfigDict(env_prefix="LUMINA_", frozen=True, extra="ignore")
+
+    home: Path = Field(default_factory=default_home, description="Caches and local state.")
+    models_home: Path | None = Field(
+        default=None, description="Model cache; default LUMINA_HOME/models."
+    )
+    kafka_brokers: str | None = Field(
+        default=None,
+        description="host:port[,host:port]; unset means the embedded broker (`lumina up`).",
+    )
+    clickhouse_dsn: str | None = Field(
+        default=None,
+        description="chdb:///abs/path or http(s)://user:password@host:port/db; "
+        "unset means a chDB store under LUMINA_HOME.",
+    )
+    secret: SecretStr | None = Field(
+        default=None, description="Key for keyed BLAKE3 unit ids; never logged."
+    )
+    max_text_bytes: int = Field(default=64 * 1024, gt=0)
+    max_metadata_bytes: int = Field(default=4096, gt=0)
+    topic_prefix: str = "lumina"
+    partitions: int = Field(default=4, gt=0)
+    replication_factor: int = Field(default=1, gt=0)
+    group_id: str = "lumina"
+    session_timeout_s: float = Field(default=6.0, gt=0)
+    heartbeat_interval_s: float = Field(default=1.0, gt=0)
+    batch_size: int = Field(default=256, gt=0)
+    batch_within_s: float = Field(default=0.5, gt=0)
+    sink_batch_size: int = Field(default=2000, gt=0)
+    sink_within_s: float = Field(default=1.0, gt=0)
+    hrr_dim: int = Field(default=1024, ge=64)
+    embedder: Literal["static"] = "static"
+    half_life_s: float = Field(default=7 * 24 * 3600.0, gt=0)
+    decay_floor: float = Field(default=0.05, ge=0, le=1)
+    api_host: str = "127.0.0.1"
+    api_port: int = Field(default=6066, gt=0, lt=65536)
+    embedded_port: int = Field(default=19092, gt=0, lt=65536)
+    log_level: Literal["debug", "info", "warning", "error"] = "warning"
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _absolute_home(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @property
+    def store_dsn(self) -> str:
+        return self.clickhouse_dsn or f"chdb://{self.home / 'store'}"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.models_home or self.home / "models"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}.{name}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,292 @@
+"""attribution.fast.v1: token weights, salience and entities from word rarity, with no model.
+
+Token weight, in [0, 1]:
+
+    z = wordfreq.zipf_frequency(word, "en")            (log10 of occurrences per 10⁹ words)
+    w = 0                                              if z ≥ STOPWORD_ZIPF (stopword)
+    w = clip((STOPWORD_ZIPF − z) / (STOPWORD_ZIPF − RARE_ZIPF), 0, 1)
+        + CAPITAL_BONUS   if capitalised and not sentence-initial, or an acronym (NASA)
+        + DIGIT_BONUS     if it contains a digit (3pm, v2.3, 2024)
+    clipped to 1.
+
+Stopwords are not a hand list: a word is one when wordfreq says it occurs more than once
+per thousand words (zipf ≥ 6.0, about the 110 most frequent English words: "the", "of",
+"we", "because", …). Such words carry almost no information about what a text is about.
+
+Salience σ, in [0, 1]: the mean of the top K token weights (zero-padded when a text has
+fewer than K tokens, so "ok thanks" stays low), squashed by a concave curve that lifts
+mid-range texts without exceeding 1:
+
+    m = (Σ top-K weights) / K,    σ = (1 − e^(−γ·m)) / (1 − e^(−γ)),   K = 4, γ = 3.
+
+Entities: DATE/TIME spans from `timex`; runs of capitalised tokens not at a sentence start,
+joined over "of"/"de"/"&" and over capitalised stopwords that lead into a name ("New York");
+a sentence-initial capitalised word joins only when it is a known speaker, starts a
+multi-word name, follows a title, or looks like a named subject (uncommon as a lowercase
+word, zipf < NAME_ZIPF, and followed directly by a word that is not a preposition or
+determiner). Runs are PERSON when they match a known speaker (the batch's authors), follow
+a title (Dr., Mrs.), or are followed by a speech verb ("said"); PROPER otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from functools import lru_cache
+
+from wordfreq import zipf_frequency
+
+from lumina.schemas import Entity, TokenWeight
+
+from .stage import Draft, Stage, require_tokens
+from .timex import find_timex
+from .tokens import NONE, SENTENCE, Tokens
+
+__all__ = [
+    "FastAttribution",
+    "is_stopword",
+    "known_names",
+    "salience",
+    "word_weight",
+    "zipf",
+]
+
+STOPWORD_ZIPF = 6.0
+RARE_ZIPF = 2.0
+NAME_ZIPF = 4.5
+CAPITAL_BONUS = 0.25
+DIGIT_BONUS = 0.15
+TOP_K = 4
+GAMMA = 3.0
+MAX_ATTRIBUTED = 8
+
+_SQUASH_NORM = 1.0 - math.exp(-GAMMA)
+# Closed-class words: short fixed lists are the honest way to name a grammatical class.
+TITLES = frozenset({"dr", "mr", "mrs", "ms", "prof", "sir", "dame", "rev", "capt", "gen"})
+SPEECH_VERBS = frozenset(
+    {"said", "says", "told", "tells", "asked", "asks", "wrote", "writes", "replied", "mentioned"}
+)
+NAME_JOINERS = frozenset({"of", "de", "da", "del", "van", "von", "&"})
+PREPOSITIONS = frozenset(
+    {
+        "in", "at", "on", "to", "from", "near", "by", "with", "using", "via", "for", "of",
+        "about", "into", "onto", "over", "under", "through", "after", "before", "during",
+        "until", "since", "because", "due", "without", "within", "across", "around", "than",
+        "as", "like", "per", "against", "between", "behind", "beside", "inside", "outside",
+    }
+)  # fmt: skip
+DETERMINERS = frozenset(
+    {"the", "a", "an", "this", "that", "these", "those", "my", "our", "your", "his", "her",
+     "their", "its", "some", "any", "every", "each", "no", "and", "or", "but"}
+)  # fmt: skip
+
+
+@lru_cache(maxsize=262_144)
+def zipf(lower: str) -> float:
+    """wordfreq's Zipf frequency of a lowercase word, cached: the hot path of this stage."""
+    return zipf_frequency(lower, "en")
+
+
+def is_stopword(lower: str) -> bool:
+    return zipf(lower) >= STOPWORD_ZIPF
+
+
+@lru_cache(maxsize=262_144)
+def _rarity(lower: str) -> float:
+    z = zipf(lower)
+    if z >= STOPWORD_ZIPF:
+        return 0.0
+    return min(1.0, (STOPWORD_ZIPF - z) / (STOPWORD_ZIPF - RARE_ZIPF))
+
+
+def _is_capitalised(word: str) -> bool:
+    return word[0].isupper()
+
+
+def _is_acronym(word: str) -> bool:
+    return len(word) >= 2 and word.isupper() and word.isalpha()
+
+
+def word_weight(word: str, *, mid_sentence_capital: bool = False) -> float:
+    """Attribution weight in [0, 1] of one word; see the module docstring for the formula."""
+    lower = word.lower()
+    base = _rarity(lower)
+    if base == 0.0:
+        return 0.0
+    if mid_sentence_capital or _is_acronym(word):
+        base += CAPITAL_BONUS
+    if any(c.isdigit() for c in word):
+        base += DIGIT_BONUS
+    return min(1.0, base)
+
+
+def token_weights(tokens: Tokens) -> list[float]:
+    """Weights of every token, aligned with `tokens`."""
+    words, breaks = tokens.words, tokens.breaks
+    out = []
+    for i, lower in enumerate(tokens.lower):
+        base = _rarity(lower)
+        if base != 0.0:
+            word = words[i]
+            if (breaks[i] != SENTENCE and word[0].isupper()) or _is_acronym(word):
+                base += CAPITAL_BONUS
+            if not lower.isalpha() and any(c.isdigit() for c in lower):
+                base += DIGIT_BONUS
+            if base > 1.0:
+                base = 1.0
+        out.append(base)
+    return out
+
+
+def salience(weights: Iterable[float]) -> float:
+    """σ in [0, 1] from all token weights of a text (formula in the module docstring)."""
+    top = sorted(weights, reverse=True)[:TOP_K]
+    mean = sum(top) / TOP_K
+    return max(0.0, min(1.0, (1.0 - math.exp(-GAMMA * mean)) / _SQUASH_NORM))
+
+
+def top_tokens(tokens: Tokens, weights: list[float], k: int = MAX_ATTRIBUTED) -> list[TokenWeight]:
+    """The k heaviest distinct tokens (case-insensitive), heaviest first, ties by position."""
+    order = sorted(range(len(weights)), key=lambda i: -weights[i])
+    seen: set[str] = set()
+    out: list[TokenWeight] = []
+    for i in order:
+        w = weights[i]
+        if w <= 0.0 or len(out) == k:
+            break
+        lower = tokens.lower[i]
+        if lower in seen:
+            continue
+        seen.add(lower)
+        out.append(TokenWeight(token=tokens.words[i], weight=round(w, 4)))
+    return out
+
+
+def known_names(authors: Iterable[str | None]) -> frozenset[str]:
+    """Lowercase names of the speakers in a batch: each author and each part of it."""
+    names: set[str] = set()
+    for author in authors:
+        if not author:
+            continue
+        lower = " ".join(author.lower().split())
+        names.add(lower)
+        names.update(part for part in lower.replace(".", " ").split() if len(part) > 1)
+    return frozenset(names)
+
+
+def _starts_name(tokens: Tokens, i: int, known: frozenset[str]) -> bool:
+    """Whether the capitalised token i may open an entity run."""
+    lower, words, breaks = tokens.lower, tokens.words, tokens.breaks
+    nxt = i + 1
+    next_is_capital_name = (
+        nxt < len(words)
+        and breaks[nxt] == NONE
+        and _is_capitalised(words[nxt])
+        and not is_stopword(lower[nxt])
+    )
+    if lower[i] in TITLES:
+        return next_is_capital_name
+    if is_stopword(lower[i]):
+        # "New York", "The Hague" mid-sentence; a sentence-initial "The"/"So" never opens one.
+        return breaks[i] != SENTENCE and next_is_capital_name
+    if breaks[i] != SENTENCE or lower[i] in known or next_is_capital_name:
+        return True
+    # Sentence-initial single word: accept only what looks like a named subject.
+    if zipf(lower[i]) >= NAME_ZIPF or lower[i].endswith(("ed", "ing", "ly")):
+        return False
+    return (
+        nxt < len(words)
+        and breaks[nxt] == NONE
+        and lower[nxt] not in PREPOSITIONS
+        and lower[nxt] not in DETERMINERS
+    )
+
+
+def find_entities(
+    tokens: Tokens, known: frozenset[str] = frozenset()
+) -> tuple[list[Entity], list[tuple[int, int]]]:
+    """Entities with spans into `tokens.text`, and the token runs of the non-temporal ones."""
+    text, words, lower, breaks = tokens.text, tokens.words, tokens.lower, tokens.breaks
+    starts, ends = tokens.starts, tokens.ends
+    entities: list[Entity] = []
+    temporal: list[bool] = [False] * len(words)
+    for t in find_timex(text):
+        entities.append(Entity(text=text[t.start : t.end], label=t.label, start=t.start, end=t.end))
+        for j in range(len(words)):
+            if starts[j] < t.end and ends[j] > t.start:
+                temporal[j] = True
+    runs: list[tuple[int, int]] = []
+    n = len(words)
+    i = 0
+    while i < n:
+        w = words[i]
+        if temporal[i] or not _is_capitalised(w) or lower[i] == "i" or not _starts_name(
+            tokens, i, known
+        ):
+            i += 1
+            continue
+        last = i
+        j = i + 1
+        while j < n and breaks[j] == NONE and not temporal[j]:
+            if _is_capitalised(words[j]) and lower[j] != "i":
+                last = j
+                j += 1
+            elif (
+                lower[j] in NAME_JOINERS
+                and j + 1 < n
+                and breaks[j + 1] == NONE
+                and _is_capitalised(words[j + 1])
+            ):
+                j += 1
+            else:
+                break
+        runs.append((i, last))
+        i = last + 1
+    for first, last in runs:
+        entities.append(
+            Entity(
+                text=text[starts[first] : ends[last]],
+                label=_label(tokens, first, last, known),
+                start=starts[first],
+                end=ends[last],
+            )
+        )
+    entities.sort(key=lambda e: e.start)
+    return entities, runs
+
+
+def _label(tokens: Tokens, first: int, last: int, known: frozenset[str]) -> str:
+    lower = tokens.lower
+    if lower[first] in TITLES:
+        return "PERSON"
+    if " ".join(lower[first : last + 1]) in known or all(
+        lower[j] in known for j in range(first, last + 1)
+    ):
+        return "PERSON"
+    if last + 1 < len(lower) and lower[last + 1] in SPEECH_VERBS:
+        return "PERSON"
+    return "PROPER"
+
+
+class FastAttribution(Stage):
+    """Lexical attribution from wordfreq rarity: weights, σ, top tokens and fast entities."""
+
+    name = "attribution"
+    version = "attribution.fast.v1"
+    requires = ("tokens",)
+    assigns = ("token_weights", "salience", "attribution", "entities")
+
+    def __init__(self, speakers: Iterable[str] = ()) -> None:
+        # Names that are always PERSON (e.g. a team roster), on top of each batch's authors.
+        self.speakers = known_names(speakers)
+
+    def __call__(self, drafts: list[Draft]) -> list[Draft]:
+        known = self.speakers | known_names(d.event.author for d in drafts)
+        for draft in drafts:
+            tokens = require_tokens(draft, self.version)
+            weights = token_weights(tokens)
+            draft.token_weights = weights
+            draft.salience = salience(weights)
+            draft.attribution = top_tokens(tokens, weights)
+            draft.entities, _ = find_entities(tokens, known)
+        return drafts

@@ -1,0 +1,103 @@
+"""Date and time expressions, shared by the `when` role and the DATE/TIME entities."""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+__all__ = ["Timex", "find_timex", "merge_when"]
+
+_WEEKDAY = r"(?:mon|tues|wednes|thurs|fri|satur|sun)days?"
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\.?"
+)
+# Month names alone are matched case-sensitively: "may" and "march" are also verbs.
+_MONTH_CAP = (
+    r"(?-i:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
+    r"|Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
+)
+_DAY_PART = r"(?:morning|afternoon|evening|night|noon|midnight|lunch(?:time)?|weekend)"
+_UNIT = r"(?:second|minute|hour|day|week|fortnight|month|quarter|year|decade)s?"
+_COUNT = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|few|couple of|several)"
+_ORD = r"\d{1,2}(?:st|nd|rd|th)?"
+
+# Clock-level expressions are TIME; everything coarser than an hour is DATE.
+_TIME = re.compile(
+    rf"""
+      \b\d{{1,2}}:\d{{2}}(?::\d{{2}})?(?:\s?(?:[ap]m\b|[ap]\.m\.))?
+    | \b\d{{1,2}}\s?(?:[ap]m\b|[ap]\.m\.)
+    | \b(?:noon|midnight|tonight|overnight)\b
+    | (?<=\bat\s)\d{{1,2}}\b(?![:.,]?\d|\s?%|\s?(?:percent|per|people|of)\b)
+    """,
+    re.VERBOSE | re.IGNORECASE,
+)
+_DATE = re.compile(
+    rf"""
+      \b\d{{4}}-\d{{2}}-\d{{2}}(?:T\d{{2}}:\d{{2}}(?::\d{{2}})?)?\b
+    | \b(?:the\s+day\s+(?:before|after)\s+)?(?:yesterday|today|tomorrow)(?:\s+{_DAY_PART})?\b
+    | \b(?:this|next|last|past|coming|every)\s+
+        (?:{_WEEKDAY}|{_DAY_PART}|{_UNIT}|{_MONTH}\b)(?:\s+{_DAY_PART})?\b
+    | \b{_COUNT}\s+{_UNIT}\s+(?:ago|later|from\s+now)\b
+    | \b(?:in|within|after)\s+{_COUNT}\s+{_UNIT}\b
+    | \b{_WEEKDAY}(?:\s+{_DAY_PART})?\b
+    """,
+    re.VERBOSE | re.IGNORECASE,
+)
+_MONTH_DATE = re.compile(
+    rf"""
+      \b{_MONTH_CAP}\s+{_ORD}\b(?:,?\s+\d{{4}}\b)?        # March 3rd, 2024
+    | \b{_ORD}\s+(?:of\s+)?{_MONTH_CAP}(?:\s+\d{{4}}\b)?   # 3rd of March
+    | \b{_MONTH_CAP}\s+\d{{4}}\b                           # March 2024
+    """,
+    re.VERBOSE | re.IGNORECASE,
+)
+# A full month name alone only after a temporal preposition ("in March", not "March on").
+_BARE_MONTH = re.compile(
+    r"\b(?:in|since|until|by|from|during|before|after|early|late|mid)[\s-]+"
+    r"((?-i:January|February|March|April|May|June|July|August|September|October|November"
+    r"|December))\b",
+    re.IGNORECASE,
+)
+
+# Words that may join two expressions into one `when` filler ("tomorrow at 10:30").
+_JOINERS = re.compile(r"^[\s,]*(?:at|on|around|about|by|from|until|till|to|-|–)?[\s,]*$", re.I)
+
+
+class Timex(NamedTuple):
+    start: int
+    end: int
+    label: str  # "DATE" or "TIME"
+
+
+def find_timex(text: str) -> list[Timex]:
+    """Every date/time expression in `text`, left to right, without overlaps (longest wins)."""
+    found: list[Timex] = []
+    for pattern, label in ((_DATE, "DATE"), (_MONTH_DATE, "DATE"), (_TIME, "TIME")):
+        found.extend(Timex(m.start(), m.end(), label) for m in pattern.finditer(text))
+    found.extend(Timex(m.start(1), m.end(1), "DATE") for m in _BARE_MONTH.finditer(text))
+    if len(found) < 2:
+        return found
+    found.sort(key=lambda t: (t.start, -(t.end - t.start)))
+    kept: list[Timex] = []
+    for t in found:
+        if kept and t.start < kept[-1].end:
+            continue  # overlaps a longer or earlier expression
+        kept.append(t)
+    return kept
+
+
+def merge_when(text: str, spans: list[Timex]) -> tuple[int, int] | None:
+    """The `when` span: the first expression, extended over the ones joined to it.
+
+    "tomorrow at 10:30" is one filler rather than "tomorrow" alone, because the two together
+    name one moment; a second expression further away describes something else.
+    """
+    if not spans:
+        return None
+    start, end = spans[0].start, spans[0].end
+    for t in spans[1:]:
+        if not _JOINERS.match(text[end : t.start]):
+            break
+        end = t.end
+    return start, end

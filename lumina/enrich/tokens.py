@@ -1,0 +1,116 @@
+"""The regex tokenizer every stage shares: words with character spans and the breaks between them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .stage import Draft, Stage
+
+__all__ = ["CLAUSE", "NONE", "SENTENCE", "RegexTokenizer", "Tokens", "tokenize"]
+
+# Break before a token: none, a clause break (comma, colon, dash…), or a sentence break.
+NONE, CLAUSE, SENTENCE = 0, 1, 2
+
+# Order matters: the alternation takes the first branch that matches at a position, so the
+# specific shapes (ISO dates, clock times, 3pm) come before plain numbers and words.
+_TOKEN = re.compile(
+    r"""
+      \d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2})?)?     # ISO date, optional time
+    | \d{1,2}:\d{2}(?::\d{2})?(?:\s?(?:[ap]m\b|[ap]\.m\.))?  # 10:30, 10:30pm, 10:30 a.m.
+    | \d{1,2}\s?(?:[ap]m\b|[ap]\.m\.)                       # 3pm, 3 pm, 3 p.m.
+    | \d+(?:[.,]\d+)*(?:st|nd|rd|th|s|k|m)?\b          # 1,200  3.5  3rd  1990s
+    | \w+(?:['’-]\w+)*(?:\.\d+)*                       # words; don't, x-ray, v2.3
+    """,
+    re.VERBOSE | re.IGNORECASE,
+)
+
+# A period after these does not end a sentence ("Dr. Smith", "J. Smith", "U.S. team").
+_ABBREVIATIONS = frozenset(
+    {"dr", "mr", "mrs", "ms", "prof", "st", "jr", "sr", "vs", "etc", "approx", "dept", "inc"}
+)
+_SENTENCE_PUNCT = frozenset(".!?")
+_CLAUSE_PUNCT = frozenset(",;:()[]\"“”—–")
+
+
+@dataclass(slots=True, frozen=True)
+class Tokens:
+    """Parallel lists, one entry per token, instead of one object per token (cheaper in bulk).
+
+    `breaks[i]` says what separates token i from token i-1; token 0 always starts a sentence.
+    """
+
+    text: str
+    words: list[str]
+    lower: list[str]
+    starts: list[int]
+    ends: list[int]
+    breaks: list[int]
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def sentence_initial(self, i: int) -> bool:
+        return self.breaks[i] == SENTENCE
+
+    def clause_initial(self, i: int) -> bool:
+        return self.breaks[i] != NONE
+
+    def span_text(self, first: int, last: int) -> str:
+        """The original text from the start of token `first` to the end of token `last`."""
+        return self.text[self.starts[first] : self.ends[last]]
+
+    def index_at(self, char: int) -> int:
+        """Index of the first token that ends after character `char` (len(self) if none)."""
+        for i, end in enumerate(self.ends):
+            if end > char:
+                return i
+        return len(self.ends)
+
+
+def _gap_break(gap: str, previous_lower: str) -> int:
+    if gap == " ":  # the common case, decided without scanning
+        return NONE
+    kind = NONE
+    for ch in gap:
+        if ch in _SENTENCE_PUNCT:
+            if ch == "." and gap.strip() == "." and (
+                previous_lower in _ABBREVIATIONS or len(previous_lower) == 1
+            ):
+                continue  # "Dr. Smith", "J. Smith": the period belongs to the abbreviation
+            return SENTENCE
+        if ch in _CLAUSE_PUNCT:
+            kind = CLAUSE
+    if kind == NONE and " - " in gap:
+        kind = CLAUSE
+    return kind
+
+
+def tokenize(text: str) -> Tokens:
+    """Split `text` (already normalized) into word tokens with spans and break markers."""
+    words: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for match in _TOKEN.finditer(text):
+        words.append(match.group())
+        starts.append(match.start())
+        ends.append(match.end())
+    lower = [w.lower() for w in words]
+    breaks = [SENTENCE] * len(words)
+    for i in range(1, len(words)):
+        breaks[i] = _gap_break(text[ends[i - 1] : starts[i]], lower[i - 1])
+    return Tokens(text, words, lower, starts, ends, breaks)
+
+
+class RegexTokenizer(Stage):
+    """Tokenizes each draft's normalized text once, for every later stage to share."""
+
+    name = "tokens"
+    version = "tokens.regex.v1"
+    requires = ("text",)
+    assigns = ("tokens",)
+
+    def __call__(self, drafts: list[Draft]) -> list[Draft]:
+        for draft in drafts:
+            draft.tokens = tokenize(draft.text)
+        return drafts

@@ -1,0 +1,150 @@
+"""MemoryStore: one clickhouse-connect client over chDB (embedded) or a ClickHouse server."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import clickhouse_connect
+from clickhouse_connect.driver.exceptions import ClickHouseError
+
+from lumina.errors import ConfigError, QueryRefused, StoreError
+from lumina.schemas import DeadLetter, MemoryUnit
+from lumina.store.migrate import apply_migrations
+from lumina.store.rows import DEAD_LETTER_COLUMNS, UNIT_COLUMNS, dead_letter_columns, unit_columns
+
+# Read-only at the server: writes, DDL and settings changes are refused by ClickHouse itself,
+# so no SQL parsing of ours stands between a user and a write.
+READ_ONLY = {"readonly": 1}
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    id: str
+    score: float
+    text: str
+    who: str | None
+    what: str | None
+    when: str | None
+    where: str | None
+    salience: float
+    event_ms: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def check_dsn(dsn: str) -> str:
+    parsed = urlparse(dsn)
+    if parsed.scheme == "chdb":
+        if not parsed.path.startswith("/"):
+            raise ConfigError(f"chDB DSN needs an absolute path: chdb:///abs/path, got {dsn!r}")
+        return dsn
+    if parsed.scheme in ("http", "https"):
+        return dsn
+    raise ConfigError(f"unsupported store DSN {dsn!r}: use chdb:///abs/path or http(s)://…")
+
+
+class MemoryStore:
+    """Migrations, batched inserts and queries. Thread-safe: one lock around the client,
+    because chDB is one in-process engine and the worker calls it from executor threads."""
+
+    def __init__(self, client: Any, dsn: str) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self.dsn = dsn
+
+    @property
+    def embedded(self) -> bool:
+        return self.dsn.startswith("chdb:")
+
+    # -- plumbing -------------------------------------------------------------------------
+    def command(self, sql: str) -> object:
+        with self._lock:
+            return self._client.command(sql)
+
+    def query_rows(
+        self, sql: str, parameters: dict[str, Any] | None = None
+    ) -> list[tuple[object, ...]]:
+        with self._lock:
+            return list(self._client.query(sql, parameters=parameters).result_rows)
+
+    def migrate(self) -> list[str]:
+        return apply_migrations(self)
+
+    def close(self) -> None:
+        with self._lock:
+            self._client.close()
+
+    # -- writes ---------------------------------------------------------------------------
+    def insert_units(self, units: Sequence[MemoryUnit]) -> int:
+        if not units:
+            return 0
+        data = unit_columns(units)
+        with self._lock:
+            self._client.insert(
+                "memory_units", data, column_names=list(UNIT_COLUMNS), column_oriented=True
+            )
+        return len(units)
+
+    def insert_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
+        if not letters:
+            return 0
+        data = dead_letter_columns(letters)
+        with self._lock:
+            self._client.insert(
+                "dead_letters", data, column_names=list(DEAD_LETTER_COLUMNS), column_oriented=True
+            )
+        return len(letters)
+
+    # -- reads ----------------------------------------------------------------------------
+    def search_vector(self, scope: str, vector: Sequence[float], k: int = 10) -> list[SearchHit]:
+        """Exact cosine top-k within one scope; FINAL hides re-delivered copies."""
+        rows = self.query_rows(
+            "SELECT id, 1 - cosineDistance(embedding, {q:Array(Float32)}) AS score, text, "
+            "role_who, role_what, role_when, role_where, salience, "
+            "toUnixTimestamp64Milli(event_time) "
+            "FROM memory_units FINAL WHERE scope = {scope:String} "
+            "ORDER BY score DESC, id LIMIT {k:UInt32}",
+            {"q": [float(x) for x in vector], "scope": scope, "k": int(k)},
+        )
+        return [
+            SearchHit(
+                id=str(r[0]), score=float(r[1]), text=str(r[2]), who=r[3], what=r[4],  # type: ignore[arg-type]
+                when=r[5], where=r[6], salience=float(r[7]), event_ms=int(r[8]),  # type: ignore[arg-type]
+            )
+            for r in rows
+        ]
+
+    def read_only_sql(self, sql: str) -> tuple[list[str], list[tuple[object, ...]]]:
+        """Run user SQL with ClickHouse read-only settings; refusals become QueryRefused."""
+        try:
+            with self._lock:
+                result = self._client.query(sql, settings=READ_ONLY)
+        except ClickHouseError as exc:
+            message = str(exc)
+            if "READONLY" in message or "readonly" in message:
+                raise QueryRefused(
+                    "refused: `lumina sql` is read-only (no writes, DDL or settings changes)"
+                ) from exc
+            raise StoreError(message.strip().splitlines()[0]) from exc
+        return list(result.column_names), list(result.result_rows)
+
+
+def open_store(dsn: str, *, migrate: bool = True) -> MemoryStore:
+    """Open the store at `dsn` (`chdb:///abs/path` or `http(s)://…`), applying migrations."""
+    check_dsn(dsn)
+    if dsn.startswith("chdb:"):
+        Path(urlparse(dsn).path).mkdir(parents=True, exist_ok=True)
+    try:
+        client = clickhouse_connect.get_client(dsn=dsn)
+    except Exception as exc:  # the driver raises several types; say which store failed
+        raise StoreError(f"cannot open the store at {dsn}: {exc}") from exc
+    store = MemoryStore(client, dsn)
+    if migrate:
+        store.migrate()
+    return store

@@ -1,0 +1,51 @@
+"""Applies the numbered SQL migrations once each, recording them in `schema_migrations`."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Protocol
+
+LEDGER_DDL = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations "
+    "(version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)) "
+    "ENGINE = ReplacingMergeTree ORDER BY version"
+)
+
+
+class _Commands(Protocol):
+    def command(self, sql: str) -> object: ...
+    def query_rows(self, sql: str) -> list[tuple[object, ...]]: ...
+
+
+def migration_files() -> list[tuple[int, str, str]]:
+    """(version, file name, SQL) for every bundled migration, in order."""
+    folder = resources.files("lumina.store.migrations")
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            version = int(entry.name.split("_", 1)[0])
+            found.append((version, entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def apply_migrations(store: _Commands) -> list[str]:
+    """Apply what is missing; re-running is a no-op. Returns the names applied now."""
+    store.command(LEDGER_DDL)
+    done = {int(row[0]) for row in store.query_rows("SELECT version FROM schema_migrations")}
+    applied = []
+    for version, name, sql in migration_files():
+        if version in done:
+            continue
+        for statement in _statements(sql):
+            store.command(statement)
+        store.command(
+            f"INSERT INTO schema_migrations (version, name) VALUES ({version}, '{name}')"
+        )
+        applied.append(name)
+    return applied
+
+
+def _statements(sql: str) -> list[str]:
+    # Migrations hold plain DDL: no semicolons inside literals, so a split is safe.
+    lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
+    return [part.strip() for part in "\n".join(lines).split(";") if part.strip()]

@@ -1,0 +1,1 @@
+"""Versioned ClickHouse migrations, applied in file-name order at start."""

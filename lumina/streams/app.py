@@ -1,0 +1,38 @@
+"""Builds the Faust app for a broker: consumer group, timeouts, serializers, web server."""
+
+from __future__ import annotations
+
+import faust
+
+from lumina.config import Settings
+
+
+def create_app(settings: Settings, brokers: str) -> faust.App:
+    """A bare app; agents and views are attached by `lumina.worker`.
+
+    Values stay raw bytes: the pydantic contracts in `lumina.schemas` are the one place
+    that parses them, so a bad message reaches our decoder (and the dead-letter topic)
+    instead of failing inside Faust's deserializer.
+    """
+    return faust.App(
+        settings.group_id,
+        broker=[f"kafka://{b.strip()}" for b in brokers.split(",") if b.strip()],
+        store="memory://",
+        datadir=str(settings.home / "worker" / settings.group_id),
+        autodiscover=False,
+        key_serializer="raw",
+        value_serializer="raw",
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        consumer_auto_offset_reset="earliest",
+        # Short group timeouts: the embedded broker needs them, and a lone worker on real
+        # Kafka joins in ~1 s instead of waiting out a 30 s rebalance.
+        broker_session_timeout=settings.session_timeout_s,
+        broker_heartbeat_interval=settings.heartbeat_interval_s,
+        broker_rebalance_timeout=settings.session_timeout_s,
+        producer_acks=-1,
+        web_enabled=True,
+        web_bind=settings.api_host,
+        web_host=settings.api_host,
+        web_port=settings.api_port,
+    )

@@ -1,0 +1,29 @@
+"""The topics Lumina reads and writes, named from the configured prefix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faust
+
+from lumina.config import Settings
+
+
+@dataclass(frozen=True)
+class Topics:
+    events: faust.TopicT  # TextEvent JSON in, key = scope
+    units: faust.TopicT  # MemoryUnit JSON out, key = scope
+    dead_letter: faust.TopicT  # DeadLetter JSON, key = original key
+
+    @classmethod
+    def declare(cls, app: faust.App, settings: Settings) -> Topics:
+        def topic(name: str) -> faust.TopicT:
+            return app.topic(
+                settings.topic(name),
+                key_type=bytes,
+                value_type=bytes,
+                partitions=settings.partitions,
+                replicas=settings.replication_factor,
+            )
+
+        return cls(events=topic("events"), units=topic("units"), dead_letter=topic("dead-letter"))
