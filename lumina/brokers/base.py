@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, ClassVar, TypeVar
@@ -82,7 +82,9 @@ def port_is_open(host: str, port: int, timeout: float = 0.5) -> bool:
         return False
 
 
-def wait_for_port(host: str, port: int, deadline: float, alive: Any = None) -> bool:
+def wait_for_port(
+    host: str, port: int, deadline: float, alive: Callable[[], bool] | None = None
+) -> bool:
     """Poll until ``host:port`` accepts TCP, ``deadline`` (monotonic) passes, or ``alive()`` fails.
 
     Returns True once the port accepts. ``alive`` is an optional callable returning False when
@@ -144,7 +146,9 @@ def _run_coroutine(coro: Coroutine[Any, Any, _T]) -> _T:
     return result[0]
 
 
-def wait_for_metadata(bootstrap: str, deadline: float, alive: Any = None) -> bool:
+def wait_for_metadata(
+    bootstrap: str, deadline: float, alive: Callable[[], bool] | None = None
+) -> bool:
     """Poll until a Kafka client can fetch cluster metadata from ``bootstrap`` with a broker listed.
 
     Returns False if ``deadline`` (monotonic) passes or ``alive()`` turns False first.
@@ -236,6 +240,9 @@ class LocalBroker:
     def is_running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
+    def _alive(self) -> bool:
+        return self.is_running
+
     def start(self, timeout: float = 60) -> None:
         """Spawn the broker and block until a Kafka client can fetch metadata from it.
 
@@ -257,9 +264,9 @@ class LocalBroker:
         try:
             self._prepare(deadline)
             self._spawn()
-            if not wait_for_port(self.host, self.port, deadline, self.is_running):
+            if not wait_for_port(self.host, self.port, deadline, self._alive):
                 self._fail("did not open its port", timeout)
-            if not wait_for_metadata(self.bootstrap, deadline, self.is_running):
+            if not wait_for_metadata(self.bootstrap, deadline, self._alive):
                 self._fail("did not answer a Kafka metadata request", timeout)
         except BaseException:
             self._start_failed = True

@@ -17,14 +17,14 @@ Salience σ, in [0, 1]: the mean of the top K token weights (zero-padded when a 
 fewer than K tokens, so "ok thanks" stays low), squashed by a concave curve that lifts
 mid-range texts without exceeding 1:
 
-    m = (Σ top-K weights) / K,    σ = (1 − e^(−γ·m)) / (1 − e^(−γ)),   K = 4, γ = 3.
+    m = (Σ top-K weights) / K,    σ = (1 − e^(−γ·m)) / (1 − e^(−γ)),   K = 4, γ = 2.
 
 Entities: DATE/TIME spans from `timex`; runs of capitalised tokens not at a sentence start,
 joined over "of"/"de"/"&" and over capitalised stopwords that lead into a name ("New York");
 a sentence-initial capitalised word joins only when it is a known speaker, starts a
 multi-word name, follows a title, or looks like a named subject (uncommon as a lowercase
 word, zipf < NAME_ZIPF, and followed directly by a word that is not a preposition or
-determiner). Runs are PERSON when they match a known speaker (the batch's authors), follow
+determiner, or by a speech verb). Runs are PERSON when they match a known speaker (the batch's authors), follow
 a title (Dr., Mrs.), or are followed by a speech verb ("said"); PROPER otherwise.
 """
 
@@ -57,7 +57,7 @@ NAME_ZIPF = 4.5
 CAPITAL_BONUS = 0.25
 DIGIT_BONUS = 0.15
 TOP_K = 4
-GAMMA = 3.0
+GAMMA = 2.0
 MAX_ATTRIBUTED = 8
 
 _SQUASH_NORM = 1.0 - math.exp(-GAMMA)
@@ -192,14 +192,15 @@ def _starts_name(tokens: Tokens, i: int, known: frozenset[str]) -> bool:
     if breaks[i] != SENTENCE or lower[i] in known or next_is_capital_name:
         return True
     # Sentence-initial single word: accept only what looks like a named subject.
+    if nxt >= len(words) or breaks[nxt] != NONE:
+        return False
+    if lower[nxt] in SPEECH_VERBS:
+        return True  # "Bob said …"
     if zipf(lower[i]) >= NAME_ZIPF or lower[i].endswith(("ed", "ing", "ly")):
         return False
-    return (
-        nxt < len(words)
-        and breaks[nxt] == NONE
-        and lower[nxt] not in PREPOSITIONS
-        and lower[nxt] not in DETERMINERS
-    )
+    if lower[nxt] == "and":  # "Alice and Bob …"
+        return nxt + 1 < len(words) and _is_capitalised(words[nxt + 1])
+    return lower[nxt] not in PREPOSITIONS and lower[nxt] not in DETERMINERS
 
 
 def find_entities(

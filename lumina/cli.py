@@ -1,0 +1,183 @@
+"""The `lumina` command: worker, embedded run, brokers, search, SQL, demo, set-up."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from lumina.config import Settings, get_settings
+from lumina.errors import LuminaError
+
+
+def _print_json(value: Any) -> None:
+    json.dump(value, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def _clip(text: str | None, width: int) -> str:
+    text = (text or "").replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def print_hits(hits: Sequence[dict[str, Any]]) -> None:
+    if not hits:
+        print("no results")
+        return
+    print(f"{'score':>6}  {'id':<12}  {'who':<10}  text")
+    for hit in hits:
+        print(f"{hit['score']:6.3f}  {hit['id'][:12]:<12}  {_clip(hit['who'], 10):<10}  "
+              f"{_clip(hit['text'], 80)}")  # fmt: skip
+
+
+def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    cells = [[_clip(str(v), 60) for v in row] for row in rows]
+    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+
+
+# -- commands -------------------------------------------------------------------------------
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from lumina.worker import run_worker
+
+    if not settings.kafka_brokers:
+        raise LuminaError("set LUMINA_KAFKA_BROKERS (host:port) or use `lumina up` for the embedded broker")
+    return run_worker(settings, settings.kafka_brokers)
+
+
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    from lumina.brokers import TansuBroker
+    from lumina.worker import reset_local_state, run_worker
+
+    if settings.kafka_brokers:
+        return run_worker(settings, settings.kafka_brokers)
+    broker = TansuBroker(port=settings.embedded_port, data_dir=settings.home / "tansu")
+    broker.start()
+    reset_local_state(settings)  # the embedded broker is memory-only: it starts empty
+    print(f"embedded broker on {broker.bootstrap}; worker API on "
+          f"http://{settings.api_host}:{settings.api_port}", flush=True)  # fmt: skip
+    try:
+        return run_worker(settings, broker.bootstrap)
+    finally:
+        broker.stop()
+
+
+def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
+    from lumina.brokers import make_broker
+
+    broker = make_broker(args.kind, args.port, Path(args.data_dir) if args.data_dir else None)
+    broker.start()
+    print(f"{args.kind} broker ready on {broker.bootstrap} (Ctrl-C stops it)", flush=True)
+    try:
+        return broker.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        broker.stop()
+
+
+def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
+    from lumina.query import open_queries
+
+    with open_queries(settings) as queries:
+        hits = queries.search(args.text, args.scope, args.k)
+    _print_json(hits) if args.json else print_hits(hits)
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace, settings: Settings) -> int:
+    from lumina.query import open_queries
+
+    with open_queries(settings) as queries:
+        result = queries.sql(args.query)
+    if args.json:
+        _print_json(result)
+    else:
+        print_table(result["columns"], result["rows"])
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from lumina.demo import run_demo
+
+    return run_demo(settings)
+
+
+def cmd_schemas(args: argparse.Namespace, settings: Settings) -> int:
+    from lumina.schemas.export import export_schemas
+
+    for path in export_schemas(Path(args.out)):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_setup_models(args: argparse.Namespace, settings: Settings) -> int:
+    from lumina.enrich.embed import ensure_static_model
+
+    path = ensure_static_model(settings.models_dir)
+    print(f"static embedding model ready at {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lumina", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("worker", help="run a worker against LUMINA_KAFKA_BROKERS").set_defaults(func=cmd_worker)
+    sub.add_parser("up", help="embedded broker (unless LUMINA_KAFKA_BROKERS is set) and a worker") \
+        .set_defaults(func=cmd_up)  # fmt: skip
+
+    broker = sub.add_parser("broker", help="run a local broker in the foreground on 127.0.0.1")
+    broker.add_argument("--kind", choices=("kafka", "tansu"), default="tansu")
+    broker.add_argument("--port", type=int, default=None, help="default: a free port")
+    broker.add_argument("--data-dir", default=None, help="default: a folder under LUMINA_HOME")
+    broker.set_defaults(func=cmd_broker)
+
+    search = sub.add_parser("search", help="semantic top-k within one scope")
+    search.add_argument("text")
+    search.add_argument("--scope", required=True)
+    search.add_argument("-k", type=int, default=10)
+    search.add_argument("--json", action="store_true")
+    search.set_defaults(func=cmd_search)
+
+    sql = sub.add_parser("sql", help="read-only SQL over the store")
+    sql.add_argument("query")
+    sql.add_argument("--json", action="store_true")
+    sql.set_defaults(func=cmd_sql)
+
+    sub.add_parser("demo", help="run the bundled conversation end to end").set_defaults(func=cmd_demo)
+
+    schemas = sub.add_parser("schemas", help="contracts for other languages")
+    schemas_sub = schemas.add_subparsers(dest="action", required=True)
+    export = schemas_sub.add_parser("export", help="write JSON Schema files")
+    export.add_argument("--out", default="schemas")
+    export.set_defaults(func=cmd_schemas)
+
+    setup = sub.add_parser("setup", help="prepare caches under LUMINA_HOME")
+    setup_sub = setup.add_subparsers(dest="action", required=True)
+    setup_sub.add_parser("models", help="distill the static embedding model") \
+        .set_defaults(func=cmd_setup_models)  # fmt: skip
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args, settings) or 0)
+    except LuminaError as exc:
+        print(f"lumina: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,361 @@
+"""roles.rules.v1: who/what/when/where/why/how from surface rules over tokens and entities.
+
+No parser: each role is one small function over the shared tokens, the entities of the
+attribution stage and the `timex` expressions. The rules, in brief:
+
+- who: the named subject of the first clause that has one ("Alice went …" → "Alice",
+  "Alice and Bob argued" → "Alice and Bob"); otherwise the author, since a note or chat
+  turn is about its speaker ("I"/"we" and subjectless notes alike).
+- what: the first verb after the subject (auxiliaries and -ly adverbs skipped) and the
+  words up to the next clause break, preposition or date, lowercased ("met alice").
+- when: the first date/time expression, extended over expressions joined to it
+  ("tomorrow at 10:30").
+- where: a place after in/at/to/from/near/…: a capitalised name that is not a person and
+  has no digit ("in New York"), or a common place noun ("at the office", "at home").
+- why: the clause after because/due to/so that/in order to/since (unless "since" is
+  followed by a date, which is a `when`).
+- how: an instrument after by/with/using/via ("using the canary pipeline"), else a manner
+  adverb in -ly whose stem is an English word ("carefully" ← "careful").
+
+Fillers are slices of the normalized text, trimmed of punctuation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from lumina.schemas import Entity, Roles
+
+from .attribution_fast import DETERMINERS, PREPOSITIONS, is_stopword, zipf
+from .stage import Draft, Stage, require_tokens
+from .timex import Timex, find_timex, merge_when
+from .tokens import NONE, Tokens
+
+__all__ = ["RuleRoles", "extract_roles"]
+
+MAX_FILLER_TOKENS = 8
+
+# Short closed-class lists; naming a grammatical class by hand is fine, content words are not.
+FIRST_PERSON = frozenset(
+    {"i", "we", "i'm", "i've", "i'll", "i'd", "we're", "we've", "we'll", "we'd", "me", "us"}
+)
+PRONOUNS = FIRST_PERSON | {"you", "he", "she", "they", "it", "you're", "he's", "she's",
+                           "they're", "it's", "you'll", "they'll", "someone", "everyone"}  # fmt: skip
+AUXILIARIES = frozenset(
+    {
+        "am", "is", "are", "was", "were", "be", "been", "being", "do", "does", "did", "have",
+        "has", "had", "will", "would", "shall", "should", "can", "could", "may", "might",
+        "must", "not", "don't", "doesn't", "didn't", "won't", "can't", "isn't", "aren't",
+        "wasn't", "weren't", "haven't", "hasn't", "hadn't", "wouldn't", "shouldn't",
+        "couldn't", "never", "just", "also", "still", "already", "finally", "then", "gonna",
+        "going", "want", "wanna", "need", "to",
+    }
+)  # fmt: skip
+DISCOURSE = frozenset(
+    {
+        "ok", "okay", "yes", "yeah", "yep", "no", "nope", "lol", "hey", "hi", "hello", "thanks",
+        "please", "so", "well", "oh", "and", "but", "then", "also", "reminder", "note", "fyi",
+        "btw", "todo", "update", "anyway", "ah", "hmm", "ps",
+    }
+)  # fmt: skip
+WHAT_STOPS = PREPOSITIONS | {"and", "but", "or", "so", "that", "because", "which", "who", "if"}
+WHERE_PREPS = frozenset(
+    {"in", "at", "to", "from", "near", "into", "inside", "outside", "around", "across",
+     "toward", "towards", "onto", "behind", "beside", "opposite"}
+)  # fmt: skip
+# Common place nouns that take "the"/"my": a small closed set, extended only with care.
+PLACE_NOUNS = frozenset(
+    {
+        "office", "home", "house", "school", "work", "gym", "hospital", "clinic", "airport",
+        "station", "park", "store", "shop", "supermarket", "cafe", "café", "restaurant", "bar",
+        "pub", "library", "kitchen", "garden", "hotel", "beach", "church", "lab", "warehouse",
+        "campus", "downtown", "city", "building", "mall", "bank", "market", "studio",
+        "apartment", "flat", "room", "classroom", "garage", "basement", "stadium", "museum",
+        "theater", "theatre", "cinema", "court", "factory", "site", "venue", "center", "centre",
+    }
+)  # fmt: skip
+HOME_VERBS = frozenset({"at", "from", "go", "goes", "went", "gone", "come", "came", "get",
+                        "got", "back", "stay", "stayed", "stays", "head", "headed", "drove"})  # fmt: skip
+INSTRUMENT_PREPS = frozenset({"by", "with", "using", "via"})
+# "with" + one of these is company, not an instrument ("met with the team").
+COMPANY_NOUNS = frozenset(
+    {"team", "group", "family", "friend", "friends", "colleague", "colleagues", "people",
+     "kids", "children", "parents", "class", "client", "clients", "customer", "customers",
+     "boss", "manager", "partner", "wife", "husband", "mom", "dad", "mother", "father"}
+)  # fmt: skip
+OBJECT_PRONOUNS = frozenset({"me", "you", "him", "her", "us", "them", "it", "everyone"})
+BE_FORMS = frozenset({"is", "are", "was", "were", "be", "been", "being"})
+# -ly words that comment on the sentence or a degree rather than describe a manner.
+NOT_MANNER = frozenset(
+    {
+        "really", "actually", "probably", "finally", "usually", "recently", "likely", "only",
+        "nearly", "mostly", "simply", "exactly", "certainly", "definitely", "totally",
+        "basically", "literally", "apparently", "hopefully", "early", "daily", "weekly",
+        "monthly", "yearly", "hourly", "lately", "currently", "highly", "extremely",
+        "absolutely", "completely", "clearly", "obviously", "seriously", "honestly",
+        "especially", "particularly", "generally", "eventually", "immediately", "previously",
+        "originally", "initially", "rarely", "fully", "mainly", "merely", "barely", "hardly",
+        "truly", "surely", "entirely", "largely", "fairly", "pretty", "supply", "apply",
+        "reply", "family", "friendly", "ugly", "holy", "belly", "jelly", "rely", "ally",
+    }
+)  # fmt: skip
+CAUSAL = re.compile(
+    r"\b(?:because\s+of|because|due\s+to|owing\s+to|thanks\s+to|as\s+a\s+result\s+of"
+    r"|so\s+that|so\s+as\s+to|in\s+order\s+to|in\s+order\s+that|since)\s+(?P<reason>[^,;:.!?]+)",
+    re.IGNORECASE,
+)
+_TRIM = " \t\"'“”‘’()[]{}.,;:!?-–—"
+
+
+def _trim(text: str) -> str | None:
+    text = text.strip(_TRIM)
+    return text or None
+
+
+def _entity_index(tokens: Tokens, entities: Sequence[Entity]) -> dict[int, tuple[int, Entity]]:
+    """First token index of each non-temporal entity → (last token index, entity)."""
+    by_start = {s: i for i, s in enumerate(tokens.starts)}
+    by_end = {e: i for i, e in enumerate(tokens.ends)}
+    out: dict[int, tuple[int, Entity]] = {}
+    for ent in entities:
+        if ent.label in ("DATE", "TIME"):
+            continue
+        first, last = by_start.get(ent.start), by_end.get(ent.end)
+        if first is not None and last is not None:
+            out[first] = (last, ent)
+    return out
+
+
+def _temporal_mask(tokens: Tokens, spans: Sequence[Timex]) -> list[bool]:
+    mask = [False] * len(tokens)
+    for t in spans:
+        for j, (s, e) in enumerate(zip(tokens.starts, tokens.ends, strict=True)):
+            if s < t.end and e > t.start:
+                mask[j] = True
+    return mask
+
+
+def _verb_like(lower: str) -> bool:
+    return lower in AUXILIARIES or (lower.endswith("ed") and len(lower) > 3)
+
+
+class _Clause:
+    """Subject and verb positions of the first clause that has a verb."""
+
+    __slots__ = ("named_subject", "first_person", "verb")
+
+    def __init__(self) -> None:
+        self.named_subject: str | None = None
+        self.first_person = False
+        self.verb: int | None = None
+
+
+def _clause_bounds(tokens: Tokens) -> list[tuple[int, int]]:
+    starts = [i for i, b in enumerate(tokens.breaks) if b != NONE]
+    ends = [*starts[1:], len(tokens)]
+    return list(zip(starts, ends, strict=True))
+
+
+def _parse_clause(
+    tokens: Tokens, lo: int, hi: int, temporal: list[bool], ents: dict[int, tuple[int, Entity]]
+) -> _Clause | None:
+    lower, words = tokens.lower, tokens.words
+    i = lo
+    # Leading material that is neither subject nor verb: "ok", "Tomorrow", "Carefully", "Can".
+    while i < hi and i not in ents and (
+        lower[i] in DISCOURSE
+        or temporal[i]
+        or (lower[i].endswith("ly") and lower[i] not in PRONOUNS and i + 1 < hi)
+        or (lower[i] in AUXILIARIES and i + 1 < hi and lower[i + 1] in PRONOUNS)
+    ):
+        i += 1
+    if i >= hi:
+        return None
+    clause = _Clause()
+    if i in ents:  # a named subject, possibly "Alice and Bob"
+        last, _ = ents[i]
+        if last + 2 < hi and lower[last + 1] == "and" and (last + 2) in ents:
+            last = ents[last + 2][0]
+        clause.named_subject = tokens.span_text(i, last)
+        i = last + 1
+    elif lower[i] in PRONOUNS:
+        clause.first_person = lower[i] in FIRST_PERSON
+        i += 1
+    elif lower[i] in DETERMINERS:
+        i += 1
+        taken = 0
+        while i < hi and taken < 2 and not _verb_like(lower[i]) and lower[i] not in WHAT_STOPS:
+            i += 1
+            taken += 1
+    elif i + 1 < hi and _verb_like(lower[i + 1]) and not _verb_like(lower[i]):
+        i += 1  # "Sales dropped": a bare noun subject followed by a verb
+    # Skip a prepositional phrase inside the subject ("Our cluster in Frankfurt went down").
+    if i < hi and lower[i] in PREPOSITIONS and clause.named_subject is None and i > lo:
+        j = i + 1
+        if j < hi and lower[j] in DETERMINERS:
+            j += 1
+        j = ents[j][0] + 1 if j in ents else j + 1
+        if j < hi and lower[j] not in WHAT_STOPS and not temporal[j]:
+            i = j
+    while i < hi and (lower[i] in AUXILIARIES or (lower[i].endswith("ly") and i + 1 < hi)):
+        i += 1
+    if i >= hi or lower[i] in WHAT_STOPS or temporal[i] or not words[i][0].isalpha():
+        return clause if clause.named_subject or clause.first_person else None
+    clause.verb = i
+    return clause
+
+
+def find_subject_and_verb(
+    tokens: Tokens, temporal: list[bool], ents: dict[int, tuple[int, Entity]]
+) -> _Clause:
+    for lo, hi in _clause_bounds(tokens):
+        clause = _parse_clause(tokens, lo, hi, temporal, ents)
+        if clause is not None and (clause.verb is not None or clause.named_subject):
+            return clause
+    return _Clause()
+
+
+def find_who(clause: _Clause, author: str | None) -> str | None:
+    if clause.named_subject:
+        return clause.named_subject
+    return _trim(author) if author else None
+
+
+def find_what(tokens: Tokens, clause: _Clause, temporal: list[bool]) -> str | None:
+    if clause.verb is None:
+        return None
+    lower, breaks = tokens.lower, tokens.breaks
+    last = clause.verb
+    j = last + 1
+    while (
+        j < len(tokens)
+        and breaks[j] == NONE
+        and lower[j] not in WHAT_STOPS
+        and not temporal[j]
+        and j - clause.verb < MAX_FILLER_TOKENS // 2 + 1
+    ):
+        last = j
+        j += 1
+    return _trim(tokens.span_text(clause.verb, last).lower())
+
+
+def find_when(text: str, spans: Sequence[Timex]) -> str | None:
+    span = merge_when(text, list(spans))
+    return None if span is None else _trim(text[span[0] : span[1]])
+
+
+def find_where(
+    tokens: Tokens, temporal: list[bool], ents: dict[int, tuple[int, Entity]]
+) -> str | None:
+    lower, words, breaks = tokens.lower, tokens.words, tokens.breaks
+    n = len(tokens)
+    for i in range(n):
+        if lower[i] == "home" and i > 0 and lower[i - 1] in HOME_VERBS:
+            return "home"
+        if lower[i] not in WHERE_PREPS or i + 1 >= n or breaks[i + 1] != NONE:
+            continue
+        j = i + 1
+        if lower[j] in DETERMINERS and j + 1 < n and breaks[j + 1] == NONE:
+            j += 1
+        if j in ents and not temporal[j]:
+            last, ent = ents[j]
+            if ent.label != "PERSON" and not any(c.isdigit() for c in ent.text):
+                return ent.text
+            continue
+        # "at the office", "in the main office": up to two modifiers before a place noun
+        for k in range(j, min(n, j + 3)):
+            if k > j and breaks[k] != NONE:
+                break
+            if lower[k] in PLACE_NOUNS:
+                return _trim(tokens.span_text(i + 1, k))
+            if lower[k] in PREPOSITIONS or temporal[k]:
+                break
+    return None
+
+
+def find_why(text: str, spans: Sequence[Timex]) -> str | None:
+    for match in CAUSAL.finditer(text):
+        start = match.start("reason")
+        if match.group().lower().startswith("since") and any(t.start == start for t in spans):
+            continue  # "since Monday" is a time, not a reason
+        words = match.group("reason").split()
+        return _trim(" ".join(words[: MAX_FILLER_TOKENS + 4]))
+    return None
+
+
+def find_how(
+    tokens: Tokens, temporal: list[bool], ents: dict[int, tuple[int, Entity]]
+) -> str | None:
+    lower, words, breaks = tokens.lower, tokens.words, tokens.breaks
+    n = len(tokens)
+    for i in range(n):
+        if lower[i] not in INSTRUMENT_PREPS or i + 1 >= n or breaks[i + 1] != NONE:
+            continue
+        j = i + 1
+        if temporal[j] or lower[j] in OBJECT_PRONOUNS:
+            continue  # "by Friday" is a deadline; "with her" a companion
+        if lower[i] == "with" and (j in ents or (j + 1 < n and (j + 1) in ents)):
+            continue  # "with Carol", "with the Berlin team": company, not an instrument
+        if lower[i] == "by" and i >= 2 and lower[i - 1].endswith("ed") and (
+            lower[i - 2] in BE_FORMS
+        ):
+            continue  # passive agent: "was approved by the board"
+        last = j
+        k = j + 1
+        while (
+            k < n
+            and breaks[k] == NONE
+            and lower[k] not in WHAT_STOPS
+            and not temporal[k]
+            and k - j < MAX_FILLER_TOKENS // 2
+        ):
+            last = k
+            k += 1
+        if lower[i] == "with" and lower[last] in COMPANY_NOUNS:
+            continue  # "with the design team": company again
+        return _trim(tokens.span_text(j, last))
+    for i in range(n):
+        if _is_manner_adverb(lower[i]) and (breaks[i] != NONE or not words[i][0].isupper()):
+            return words[i].lower()
+    return None
+
+
+def _is_manner_adverb(lower: str) -> bool:
+    if len(lower) < 5 or not lower.endswith("ly") or lower in NOT_MANNER or is_stopword(lower):
+        return False
+    stem = lower[:-2]
+    candidates = (stem, stem[:-1] + "y" if stem.endswith("i") else stem, lower[:-1] + "e")
+    # "carefully" ← "careful", "happily" ← "happy", "gently" ← "gentle": a real adjective.
+    return any(zipf(c) >= 3.0 for c in candidates if len(c) >= 3)
+
+
+def extract_roles(tokens: Tokens, entities: Sequence[Entity], author: str | None) -> Roles:
+    """The 6W roles of one text."""
+    spans = find_timex(tokens.text)
+    temporal = _temporal_mask(tokens, spans)
+    ents = _entity_index(tokens, entities)
+    clause = find_subject_and_verb(tokens, temporal, ents)
+    return Roles(
+        who=find_who(clause, author),
+        what=find_what(tokens, clause, temporal),
+        when=find_when(tokens.text, spans),
+        where=find_where(tokens, temporal, ents),
+        why=find_why(tokens.text, spans),
+        how=find_how(tokens, temporal, ents),
+    )
+
+
+class RuleRoles(Stage):
+    """Rule-based 6W roles over tokens and entities; no model, a few microseconds a text."""
+
+    name = "roles"
+    version = "roles.rules.v1"
+    requires = ("tokens", "entities")
+    assigns = ("roles",)
+
+    def __call__(self, drafts: list[Draft]) -> list[Draft]:
+        for draft in drafts:
+            tokens = require_tokens(draft, self.version)
+            draft.roles = extract_roles(tokens, draft.entities, draft.event.author)
+        return drafts

@@ -1,0 +1,58 @@
+"""Assembles and runs a worker: Faust app, agents, tables, store and HTTP API."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import faust
+
+from lumina.agents.enrich import attach_enrich_agent
+from lumina.agents.sink import attach_sink_agents
+from lumina.api import attach_api
+from lumina.config import Settings
+from lumina.enrich import Pipeline
+from lumina.remote import RUN_FILE, WorkerHandle
+from lumina.store import MemoryStore, open_store
+from lumina.store.search import MemorySearch
+from lumina.streams.app import create_app
+from lumina.streams.tables import chain_heads_table
+from lumina.streams.topics import Topics
+
+log = logging.getLogger(__name__)
+
+
+def build_worker(settings: Settings, brokers: str, store: MemoryStore) -> faust.App:
+    pipeline = Pipeline.from_settings(settings)
+    app = create_app(settings, brokers)
+    topics = Topics.declare(app, settings)
+    heads = chain_heads_table(app, settings)
+    attach_enrich_agent(app, topics, pipeline, heads, settings)
+    attach_sink_agents(app, topics, store, settings)
+    attach_api(app, MemorySearch(store, pipeline.encoder))
+    return app
+
+
+def reset_local_state(settings: Settings) -> None:
+    """Forget local table state: a fresh embedded broker has no changelog to match it."""
+    shutil.rmtree(settings.home / "worker" / settings.group_id, ignore_errors=True)
+
+
+def run_worker(settings: Settings, brokers: str) -> int:
+    """Run in the foreground until SIGINT/SIGTERM. Returns the exit code."""
+    store = open_store(settings.store_dsn)
+    app = build_worker(settings, brokers, store)
+    api_url = f"http://{settings.api_host}:{settings.api_port}"
+    run_file: Path = WorkerHandle(os.getpid(), api_url, settings.store_dsn).write(settings.run_dir)
+    worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True)
+    try:
+        worker.execute_from_commandline()
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    finally:
+        if run_file.exists() and run_file.name == RUN_FILE:
+            run_file.unlink(missing_ok=True)
+        store.close()
+    return 0

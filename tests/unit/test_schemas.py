@@ -1,0 +1,96 @@
+"""Contracts: every bad input gets its stable reason code; exported schemas match the models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lumina.errors import InvalidEvent, ReasonCode
+from lumina.schemas import DeadLetter, TextEvent, decode_event
+from lumina.schemas.export import render_schemas
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def reason_of(raw: bytes, **limits: int) -> ReasonCode:
+    with pytest.raises(InvalidEvent) as caught:
+        decode_event(raw, **limits)
+    return caught.value.reason
+
+
+def test_schemas_decode_valid_event_with_rfc3339_and_epoch_times() -> None:
+    a = decode_event(b'{"scope": "u-1", "text": "hi", "ts": "2026-05-03T10:00:00+02:00"}')
+    b = decode_event(b'{"scope": "u-1", "text": "hi", "ts": 1777795200000}')
+    assert a.ts == b.ts == 1777795200000
+
+
+def test_schemas_ts_absent_is_none_so_the_kafka_time_applies() -> None:
+    assert decode_event(b'{"scope": "s", "text": "hello"}').ts is None
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"\xff\xfe", ReasonCode.INVALID_UTF8),
+        (b"{nope", ReasonCode.INVALID_JSON),
+        (b"[1, 2]", ReasonCode.INVALID_JSON),
+        (b'{"text": "no scope"}', ReasonCode.SCHEMA_VIOLATION),
+        (b'{"scope": "has space", "text": "x"}', ReasonCode.SCHEMA_VIOLATION),
+        (b'{"scope": "s", "text": "x", "ts": "yesterday"}', ReasonCode.SCHEMA_VIOLATION),
+        (b'{"scope": "s", "text": "x", "ts": "2026-05-03T10:00:00"}', ReasonCode.SCHEMA_VIOLATION),
+        (b'{"scope": "s", "text": "x", "unknown": 1}', ReasonCode.SCHEMA_VIOLATION),
+        (b'{"scope": "s", "text": "x", "metadata": {"nested": {"a": 1}}}', ReasonCode.SCHEMA_VIOLATION),
+        (b'{"scope": "s", "text": " \\n\\t "}', ReasonCode.EMPTY_TEXT),
+    ],
+)
+def test_schemas_bad_input_gets_its_reason_code(raw: bytes, reason: ReasonCode) -> None:
+    assert reason_of(raw) == reason
+
+
+def test_schemas_text_too_large_counts_utf8_bytes() -> None:
+    text = "é" * 600  # 1,200 bytes, 600 characters
+    raw = json.dumps({"scope": "s", "text": text}).encode()
+    assert reason_of(raw, max_text_bytes=1000) == ReasonCode.TEXT_TOO_LARGE
+    assert decode_event(raw, max_text_bytes=1200).text == text
+
+
+def test_schemas_metadata_is_bounded() -> None:
+    many = {f"k{i}": i for i in range(40)}
+    assert reason_of(json.dumps({"scope": "s", "text": "x", "metadata": many}).encode()) == (
+        ReasonCode.SCHEMA_VIOLATION
+    )
+    big = {"k": "v" * 5000}
+    assert reason_of(json.dumps({"scope": "s", "text": "x", "metadata": big}).encode()) == (
+        ReasonCode.SCHEMA_VIOLATION
+    )
+
+
+def test_schemas_dead_letter_keeps_the_original_bytes() -> None:
+    raw = b"\x00\xffbinary junk"
+    letter = DeadLetter.from_raw(raw, reason=ReasonCode.INVALID_UTF8, message="m", time_ms=1)
+    again = DeadLetter.model_validate_json(letter.model_dump_json())
+    assert again.original == raw
+    assert again.reason is ReasonCode.INVALID_UTF8
+
+
+def test_schemas_reason_codes_are_documented() -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    for code in ReasonCode:
+        assert f"`{code.value}`" in readme, f"reason code {code.value} is not in the README"
+
+
+def test_schemas_committed_json_schemas_match_the_models() -> None:
+    for name, text in render_schemas().items():
+        committed = REPO / "schemas" / name
+        assert committed.exists(), f"{committed} missing: run `lumina schemas export`"
+        assert committed.read_text(encoding="utf-8") == text, (
+            f"{committed} is stale: run `lumina schemas export`"
+        )
+
+
+def test_schemas_text_event_is_frozen() -> None:
+    event = TextEvent(scope="s", text="x")
+    with pytest.raises(ValueError):
+        event.text = "y"  # type: ignore[misc]
