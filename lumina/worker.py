@@ -17,6 +17,7 @@ from lumina.enrich import Pipeline
 from lumina.remote import RUN_FILE, WorkerHandle
 from lumina.store import MemoryStore, open_store
 from lumina.store.search import MemorySearch
+from lumina.streams.admin import ensure_topics
 from lumina.streams.app import create_app
 from lumina.streams.tables import chain_heads_table
 from lumina.streams.topics import Topics
@@ -42,6 +43,7 @@ def reset_local_state(settings: Settings) -> None:
 
 def run_worker(settings: Settings, brokers: str) -> int:
     """Run in the foreground until SIGINT/SIGTERM. Returns the exit code."""
+    ensure_topics(brokers, settings)
     store = open_store(settings.store_dsn)
     app = build_worker(settings, brokers, store)
     api_url = f"http://{settings.api_host}:{settings.api_port}"

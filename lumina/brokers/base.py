@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any, ClassVar, TypeVar
+from typing import IO, Any, ClassVar, Self, TypeVar
 
 __all__ = [
     "BrokerError",
@@ -192,6 +192,8 @@ class LocalBroker:
 
     Subclasses supply the command line (and any one-off preparation); this class owns spawning,
     readiness, logs and shutdown. Use as a context manager, or call ``start()`` and ``stop()``.
+    With ``data_dir=None`` the broker works in a fresh temp dir that ``stop()`` deletes, so pass
+    a directory to keep Kafka's data (or the log) between runs.
     """
 
     kind: ClassVar[str] = "local"
@@ -291,8 +293,9 @@ class LocalBroker:
         if self._log_fh is not None:
             self._log_fh.close()
             self._log_fh = None
-        # Keep a failed start's directory so broker.log can still be read after the error.
-        if self._owns_data_dir and not self._start_failed and proc is not None:
+        # A temp dir we made goes with the broker, except after a failed start: its broker.log
+        # is what the BrokerStartError message points at.
+        if self._owns_data_dir and not self._start_failed:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def wait(self) -> int:
@@ -301,7 +304,7 @@ class LocalBroker:
             raise BrokerError(f"{self.kind} broker is not running; call start() first")
         return self._proc.wait()
 
-    def __enter__(self) -> LocalBroker:
+    def __enter__(self) -> Self:
         self.start()
         return self
 

@@ -166,9 +166,9 @@ class KafkaBroker(LocalBroker):
         props = {
             "process.roles": "broker,controller",
             "node.id": "1",
-            # A static voter list, not `format --standalone`: standalone (KIP-853) records the
-            # controller's endpoint in the metadata log, which would pin the controller port in
-            # data_dir; a fresh free port is picked on every start, so the voter comes from here.
+            # A static voter list, not `format --standalone`: standalone (KIP-853) also writes the
+            # controller's endpoint into the metadata log, and the controller port is picked
+            # afresh on every start, so the voter comes from this file alone and never goes stale.
             "controller.quorum.voters": f"1@{self.host}:{controller_port}",
             "controller.listener.names": "CONTROLLER",
             "listeners": f"PLAINTEXT://{self.host}:{self.port},CONTROLLER://{self.host}:{controller_port}",
@@ -256,7 +256,7 @@ class KafkaBroker(LocalBroker):
             raise BrokerStartError(
                 f"formatting Kafka storage in {self.log_dirs} failed (exit {result.returncode}). "
                 f"Last lines of {self.log_path}:\n{tail_of(self.log_path)}\n"
-                "If the jars are damaged, delete "
+                "Fix what the log names; if it is a missing class or a broken jar, delete "
                 f"{self.libs_dir.parent} and run `make setup` again."
             )
 

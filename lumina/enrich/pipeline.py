@@ -1,0 +1,336 @@
+"""The enrichment pipeline: runs the stages over a batch of events and assembles MemoryUnits.
+
+Batch-first and broker-free: `Pipeline.run` takes events (with their Kafka origin when
+there is one) and returns units plus per-event failures; `enrich(events)` is the one-call
+form for the CLI and tests, like quix-streams' `sdf.test`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lumina.config import Settings, get_settings
+from lumina.core.identity import IdentityKey, content_hash, unit_id
+from lumina.core.provenance import ProvenanceChain, chain_link
+from lumina.errors import ConfigError, ReasonCode, StageError
+from lumina.schemas import (
+    Decay,
+    DeadLetter,
+    KafkaOrigin,
+    MemoryUnit,
+    Provenance,
+    Shape,
+    TextEvent,
+    Timestamps,
+)
+
+from .affect import VaderAffect
+from .attribution_fast import FastAttribution
+from .embed import StaticEmbed, StaticEmbedder
+from .roles_rules import RuleRoles
+from .shape import HrrShape
+from .stage import INITIAL_FIELDS, Draft, Stage
+from .tokens import RegexTokenizer
+
+__all__ = ["EnrichResult", "Incoming", "Pipeline", "StageFailure", "enrich", "event_identity"]
+
+log = logging.getLogger(__name__)
+
+# Draft fields a MemoryUnit is assembled from; some stage must assign each of them.
+ASSEMBLY_REQUIRES: tuple[str, ...] = (
+    "salience", "attribution", "roles", "entities", "affect", "embedding", "shape",
+    "shape_weights",
+)  # fmt: skip
+ASSEMBLE = "assemble"
+# Vectors are stored with 6 decimals: float32 carries ~7 significant digits, cosine and
+# HRR clean-up do not notice the difference, and the JSON of a unit is about half as long.
+VECTOR_DECIMALS = 6
+Clock = Callable[[], int]
+
+
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One decoded event and where it came from; `raw` is kept for the dead-letter topic."""
+
+    event: TextEvent
+    origin: KafkaOrigin | None = None
+    kafka_ts_ms: int | None = None
+    raw: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StageFailure:
+    """An event on which a stage raised; `stage` is the stage's versioned registry name."""
+
+    incoming: Incoming
+    stage: str
+    message: str
+
+    def to_dead_letter(self, time_ms: int, key: bytes | None = None) -> DeadLetter:
+        """The dead letter to publish; the original bytes, or the event's JSON if none."""
+        raw = self.incoming.raw
+        if raw is None:
+            raw = self.incoming.event.model_dump_json(exclude_none=True).encode()
+        return DeadLetter.from_raw(
+            raw,
+            reason=ReasonCode.STAGE_ERROR,
+            message=self.message,
+            time_ms=time_ms,
+            key=key,
+            origin=self.incoming.origin,
+            stage=self.stage,
+        )
+
+
+@dataclass(slots=True)
+class EnrichResult:
+    """Units in batch order (failed events left out) and one failure per failed event."""
+
+    units: list[MemoryUnit] = field(default_factory=list)
+    failures: list[StageFailure] = field(default_factory=list)
+
+
+def event_identity(event: TextEvent, text: str) -> list[tuple[str, str | int | None]]:
+    """The fields a unit id is derived from (besides the scope).
+
+    The producer's `event_id` when it gave one; otherwise the event's own fields: author,
+    session, source, event time and the hash of the normalized text. Never the Kafka
+    position (topic, partition, offset) or the broker's timestamp: a producer that re-sends
+    the same event, or a consumer that re-reads it after a rebalance, must get the same id
+    so that the store's ReplacingMergeTree collapses the copies. The flip side: two events
+    with the same author, session, source and text and no `ts` nor `event_id` are one unit;
+    producers that can repeat a text verbatim should send `ts` or `event_id`.
+    """
+    if event.event_id:
+        return [("event_id", event.event_id)]
+    return [
+        ("author", event.author),
+        ("session", event.session),
+        ("source", event.source),
+        ("ts", event.ts),
+        ("content_hash", content_hash(text)),
+    ]
+
+
+def check_stage_order(stages: Sequence[Stage]) -> None:
+    """Raise ConfigError unless each stage's inputs are assigned by an earlier stage."""
+    available = set(INITIAL_FIELDS)
+    names: set[str] = set()
+    for position, stage in enumerate(stages):
+        if stage.name in names:
+            raise ConfigError(f"two stages are named {stage.name!r}; stage names must be unique")
+        names.add(stage.name)
+        missing = [f for f in stage.requires if f not in available]
+        if missing:
+            earlier = ", ".join(s.version for s in stages[:position]) or "none"
+            raise ConfigError(
+                f"stage {stage.name!r} ({stage.version}) requires {', '.join(missing)}, "
+                f"which no earlier stage assigns (earlier stages: {earlier}); "
+                f"put a stage that assigns {missing[0]!r} before {stage.name!r}"
+            )
+        available.update(stage.assigns)
+    missing = [f for f in ASSEMBLY_REQUIRES if f not in available]
+    if missing:
+        raise ConfigError(
+            f"no stage assigns {', '.join(missing)}, which every MemoryUnit needs; "
+            f"stages: {', '.join(s.version for s in stages) or 'none'}"
+        )
+
+
+def _vector(v: np.ndarray | None) -> list[float]:
+    if v is None:
+        raise ValueError("vector missing")
+    return np.round(np.asarray(v, dtype=np.float64), VECTOR_DECIMALS).tolist()
+
+
+class Pipeline:
+    """Stages in order plus the unit assembly: ids, chain links, timestamps and decay."""
+
+    def __init__(
+        self,
+        stages: Sequence[Stage],
+        *,
+        dim: int,
+        half_life_s: float,
+        decay_floor: float,
+        identity_key: IdentityKey | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        check_stage_order(stages)
+        for stage in stages:
+            stage_dim = getattr(stage, "dim", None)
+            if isinstance(stage, HrrShape) and stage_dim != dim:
+                raise ConfigError(f"stage {stage.version} has dim {stage_dim}, pipeline has {dim}")
+        self.stages: tuple[Stage, ...] = tuple(stages)
+        self.dim = dim
+        self.half_life_s = half_life_s
+        self.decay_floor = decay_floor
+        self.identity_key = identity_key
+        self._clock: Clock = clock or wall_clock_ms
+        self.versions: dict[str, str] = {s.name: s.version for s in self.stages}
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, embedder: StaticEmbedder | None = None, clock: Clock | None = None
+    ) -> Pipeline:
+        """The default fast pipeline: tokens → attribution → roles → affect → embed → shape."""
+        embedder = embedder or StaticEmbedder.from_models_dir(settings.models_dir)
+        secret = settings.secret.get_secret_value() if settings.secret else None
+        return cls(
+            [
+                RegexTokenizer(),
+                FastAttribution(),
+                RuleRoles(),
+                VaderAffect(),
+                StaticEmbed(embedder),
+                HrrShape(settings.hrr_dim),
+            ],
+            dim=settings.hrr_dim,
+            half_life_s=settings.half_life_s,
+            decay_floor=settings.decay_floor,
+            identity_key=IdentityKey.from_secret(secret) if secret else None,
+            clock=clock,
+        )
+
+    def run(self, batch: Sequence[Incoming], chain: ProvenanceChain) -> EnrichResult:
+        """Enrich a batch; `chain` holds the scopes' heads and is advanced in batch order."""
+        now = self._clock()
+        drafts = [
+            Draft.from_event(
+                inc.event,
+                event_ms=_event_ms(inc, now),
+                origin=inc.origin,
+            )
+            for inc in batch
+        ]
+        alive = list(range(len(batch)))
+        result = EnrichResult()
+        for stage in self.stages:
+            alive = self._run_stage(stage, batch, drafts, alive, result.failures)
+        for i in alive:
+            try:
+                unit = self._assemble(drafts[i], chain, now)
+            except Exception as exc:  # a poison event must not take its batch down
+                result.failures.append(StageFailure(batch[i], ASSEMBLE, _describe(exc)))
+                continue
+            chain.append(unit.provenance.scope, unit.id, unit.timestamps.event_ms)
+            result.units.append(unit)
+        return result
+
+    def _run_stage(
+        self,
+        stage: Stage,
+        batch: Sequence[Incoming],
+        drafts: list[Draft],
+        alive: list[int],
+        failures: list[StageFailure],
+    ) -> list[int]:
+        if not alive:
+            return alive
+        try:
+            out = stage([drafts[i] for i in alive])
+            if len(out) != len(alive):
+                raise StageError(stage.version, f"returned {len(out)} drafts for {len(alive)}")
+        except Exception as exc:
+            # Rerun one draft at a time so only the poison event fails, not its batch.
+            log.warning("stage %s failed on a batch of %d, isolating: %s", stage.version,
+                        len(alive), _describe(exc))  # fmt: skip
+            survivors = []
+            for i in alive:
+                try:
+                    (drafts[i],) = stage([drafts[i]])
+                except Exception as one_exc:
+                    failures.append(StageFailure(batch[i], stage.version, _describe(one_exc)))
+                else:
+                    survivors.append(i)
+            return survivors
+        for i, draft in zip(alive, out, strict=True):
+            drafts[i] = draft
+        return alive
+
+    def _assemble(self, draft: Draft, chain: ProvenanceChain, now_ms: int) -> MemoryUnit:
+        event = draft.event
+        uid = unit_id(event.scope, event_identity(event, draft.text), self.identity_key)
+        shape = _vector(draft.shape)
+        if len(shape) != self.dim:
+            raise ValueError(f"shape has {len(shape)} dimensions, the pipeline {self.dim}")
+        previous = chain.head(event.scope)
+        return MemoryUnit(
+            id=uid,
+            content_hash=content_hash(draft.text),
+            provenance=Provenance(
+                scope=event.scope,
+                source=event.source,
+                author=event.author,
+                session=event.session,
+                event_id=event.event_id,
+                origin=draft.origin,
+                # Computed without advancing the chain: the head moves only once the unit
+                # is valid, so a unit that fails assembly leaves no orphan link behind.
+                chain_link=chain_link(previous, uid, draft.event_ms),
+                previous_link=previous,
+            ),
+            text=draft.text,
+            timestamps=Timestamps(
+                event_ms=draft.event_ms, ingest_ms=now_ms, last_access_ms=draft.event_ms
+            ),
+            salience=round(draft.salience, 4),
+            attribution=draft.attribution,
+            roles=draft.roles,
+            entities=draft.entities,
+            affect=draft.affect,
+            embedding=_vector(draft.embedding),
+            shape=Shape(dim=self.dim, weights=draft.shape_weights, vector=shape),
+            decay=Decay(
+                half_life_s=self.half_life_s, floor=self.decay_floor, strength=1.0, access_count=0
+            ),
+            stages=dict(self.versions),
+        )
+
+
+def _event_ms(incoming: Incoming, now_ms: int) -> int:
+    """Event time: the producer's ts, else the Kafka message time, else now."""
+    if incoming.event.ts is not None:
+        return incoming.event.ts
+    if incoming.kafka_ts_ms is not None:
+        return incoming.kafka_ts_ms
+    return now_ms
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, StageError):
+        return exc.message
+    return f"{type(exc).__name__}: {exc}"
+
+
+_DEFAULT_PIPELINES: dict[tuple[object, ...], Pipeline] = {}
+
+
+def enrich(events: Sequence[TextEvent], settings: Settings | None = None) -> list[MemoryUnit]:
+    """Enrich events in memory with the default pipeline and a fresh provenance chain.
+
+    For `lumina enrich` and tests. Raises StageError for the first event a stage rejects,
+    since there is no dead-letter topic to send it to.
+    """
+    settings = settings or get_settings()
+    key = (
+        settings.models_dir, settings.hrr_dim, settings.half_life_s, settings.decay_floor,
+        settings.secret.get_secret_value() if settings.secret else None,
+    )  # fmt: skip
+    pipeline = _DEFAULT_PIPELINES.get(key)
+    if pipeline is None:  # loading the static model once per settings, not per call
+        pipeline = _DEFAULT_PIPELINES.setdefault(key, Pipeline.from_settings(settings))
+    result = pipeline.run([Incoming(e) for e in events], ProvenanceChain())
+    if result.failures:
+        first = result.failures[0]
+        raise StageError(first.stage, first.message)
+    return result.units

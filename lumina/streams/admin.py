@@ -1,0 +1,56 @@
+"""Creates Lumina's topics before the worker starts, and checks the ones that exist."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from lumina.config import Settings
+from lumina.errors import ConfigError
+
+TOPIC_NAMES = ("events", "units", "dead-letter")
+
+
+async def _ensure(brokers: str, settings: Settings) -> None:
+    wanted = [settings.topic(name) for name in TOPIC_NAMES]
+    admin = AIOKafkaAdminClient(bootstrap_servers=brokers)
+    probe = AIOKafkaConsumer(bootstrap_servers=brokers)
+    await admin.start()
+    await probe.start()
+    try:
+        existing = await probe.topics()
+        missing = [t for t in wanted if t not in existing]
+        if missing:
+            try:
+                await admin.create_topics([
+                    NewTopic(t, num_partitions=settings.partitions,
+                             replication_factor=settings.replication_factor)
+                    for t in missing
+                ])  # fmt: skip
+            except TopicAlreadyExistsError:
+                pass  # another worker won the race
+        for topic in wanted:
+            if topic in existing:
+                count = len(probe.partitions_for_topic(topic) or ())
+                if count != settings.partitions:
+                    # Faust sizes table changelogs from LUMINA_PARTITIONS; a mismatch would
+                    # crash the agents later with a less helpful message.
+                    raise ConfigError(
+                        f"topic {topic} has {count} partitions but LUMINA_PARTITIONS is "
+                        f"{settings.partitions}: set LUMINA_PARTITIONS={count}"
+                    )
+    finally:
+        await probe.stop()
+        await admin.close()
+
+
+def ensure_topics(brokers: str, settings: Settings) -> None:
+    """Create missing topics with LUMINA_PARTITIONS partitions; refuse a mismatch.
+
+    Done before Faust starts so that a producer racing the worker cannot get the
+    broker's auto-created default partition count instead.
+    """
+    asyncio.run(_ensure(brokers, settings))

@@ -1,0 +1,67 @@
+"""embed.static.v1: the static model distilled from the packaged MiniLM."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lumina.enrich.embed import (
+    STATIC_MODEL_NAME,
+    StaticEmbed,
+    StaticEmbedder,
+    ensure_static_model,
+)
+from lumina.enrich.stage import Draft
+from lumina.errors import ConfigError
+from lumina.schemas import TextEvent
+
+
+@pytest.fixture(scope="session")
+def embedder(tmp_path_factory: pytest.TempPathFactory) -> StaticEmbedder:
+    # LUMINA_TEST_MODELS keeps one distilled model across test runs; else once per session.
+    cache = os.environ.get("LUMINA_TEST_MODELS")
+    models_dir = Path(cache) if cache else tmp_path_factory.getbasetemp() / "models"
+    if not (models_dir / STATIC_MODEL_NAME).is_dir() and importlib.util.find_spec("torch") is None:
+        pytest.skip("no cached static model and no torch to distill one (run `make setup`)")
+    return StaticEmbedder(ensure_static_model(models_dir))
+
+
+def test_embed_vectors_are_unit_norm_float32_of_dim_256(embedder: StaticEmbedder) -> None:
+    vectors = embedder.encode(["The cat sat on the mat", "Quarterly revenue beat forecasts"])
+    assert vectors.dtype == np.float32
+    assert vectors.shape == (2, 256)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+
+
+def test_embed_paraphrases_are_closer_than_unrelated_sentences(embedder: StaticEmbedder) -> None:
+    cat, cat2, stocks = embedder.encode(
+        ["The cat sat on the mat", "A cat was sitting on a rug", "Stock markets fell sharply today"]
+    )
+    assert float(cat @ cat2) > float(cat @ stocks) + 0.2
+    assert float(cat @ cat2) > float(cat2 @ stocks) + 0.2
+
+
+def test_embed_batch_equals_one_by_one(embedder: StaticEmbedder) -> None:
+    texts = ["deploy failed", "lunch at noon", "the invoice is overdue"]
+    batch = embedder.encode(texts)
+    singles = np.stack([embedder.encode([t])[0] for t in texts])
+    assert np.allclose(batch, singles, atol=1e-6)
+
+
+def test_embed_empty_batch_has_shape_zero_by_dim(embedder: StaticEmbedder) -> None:
+    assert embedder.encode([]).shape == (0, 256)
+
+
+def test_embed_stage_fills_every_draft(embedder: StaticEmbedder) -> None:
+    drafts = [Draft.from_event(TextEvent(scope="s", text=t), 0) for t in ("hello", "goodbye")]
+    out = StaticEmbed(embedder)(drafts)
+    assert all(d.embedding is not None and d.embedding.shape == (256,) for d in out)
+
+
+def test_embed_missing_model_folder_is_a_config_error_not_a_download(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not a static model folder"):
+        StaticEmbedder(tmp_path / "nothing-here")

@@ -1,0 +1,107 @@
+"""The store on real chDB: migrations, idempotent inserts, scoped search, read-only SQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lumina.config import Settings
+from lumina.enrich import enrich
+from lumina.errors import QueryRefused
+from lumina.schemas import DeadLetter, MemoryUnit, TextEvent
+from lumina.errors import ReasonCode
+from lumina.store import MemoryStore, open_store
+from lumina.store.search import MemorySearch
+from lumina.enrich.embed import StaticEmbedder
+
+TEXTS = [
+    ("alice", "I booked the flight to Munich for Tuesday morning."),
+    ("bob", "The Berlin cluster latency report is ready."),
+    ("carol", "I moved the staging database to Frankfurt because the hosts failed."),
+    ("alice", "Dinner with the Globex team is at the harbour restaurant."),
+]
+
+
+@pytest.fixture
+def settings(lumina_env: dict[str, str]) -> Settings:
+    return Settings()
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> MemoryStore:
+    store = open_store(f"chdb://{tmp_path / 'store'}")
+    yield store
+    store.close()
+
+
+def units_for(scope: str, settings: Settings) -> list[MemoryUnit]:
+    events = [
+        TextEvent(scope=scope, author=a, text=t, ts=1_780_000_000_000 + i, event_id=f"{scope}-{i}")
+        for i, (a, t) in enumerate(TEXTS)
+    ]
+    return enrich(events, settings)
+
+
+def test_store_migrations_are_idempotent(store: MemoryStore) -> None:
+    assert store.migrate() == []
+    tables = {r[0] for r in store.query_rows("SHOW TABLES")}
+    assert {"memory_units", "dead_letters", "schema_migrations"} <= tables
+
+
+def test_store_redelivery_leaves_results_unchanged(store: MemoryStore, settings: Settings) -> None:
+    units = units_for("team-a", settings)
+    embedder = StaticEmbedder.from_settings(settings)
+    search = MemorySearch(store, embedder)
+    store.insert_units(units)
+    first = search.search("flight to Munich", "team-a", k=10)
+    store.insert_units(units)  # the same batch again, as after a crash before commit
+    store.insert_units(units[:2])
+    second = search.search("flight to Munich", "team-a", k=10)
+    assert [h.id for h in first] == [h.id for h in second]
+    assert len(second) == len(TEXTS)
+    assert second[0].text.startswith("I booked the flight to Munich")
+    assert search.stats()["units"] == len(TEXTS)
+
+
+@pytest.mark.parametrize(
+    "scope", ["team-b' OR '1'='1", "team-b\\' OR 1=1 --", "", "x" * 129, "team-a%"]
+)
+def test_store_search_refuses_adversarial_scopes(
+    store: MemoryStore, settings: Settings, scope: str
+) -> None:
+    store.insert_units(units_for("team-a", settings))
+    search = MemorySearch(store, StaticEmbedder.from_settings(settings))
+    with pytest.raises(QueryRefused):
+        search.search("Munich", scope)
+
+
+def test_store_search_stays_in_its_scope(store: MemoryStore, settings: Settings) -> None:
+    store.insert_units(units_for("team-a", settings) + units_for("team-b", settings))
+    search = MemorySearch(store, StaticEmbedder.from_settings(settings))
+    hits = search.search("Munich", "team-b", k=50)
+    team_b_ids = {u.id for u in units_for("team-b", settings)}
+    assert hits and {h.id for h in hits} <= team_b_ids
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT INTO memory_units (scope, id) VALUES ('a', 'b')",
+        "ALTER TABLE memory_units DELETE WHERE 1",
+        "DROP TABLE dead_letters",
+        "CREATE TABLE t (a Int8) ENGINE = Memory",
+        "SET readonly = 0",
+    ],
+)
+def test_store_sql_refuses_writes_ddl_and_settings(store: MemoryStore, statement: str) -> None:
+    with pytest.raises(QueryRefused):
+        store.read_only_sql(statement)
+    assert store.read_only_sql("SELECT count() FROM memory_units")[1] == [(0,)]
+
+
+def test_store_dead_letters_round_trip(store: MemoryStore) -> None:
+    letter = DeadLetter.from_raw(b"\xff", reason=ReasonCode.INVALID_UTF8, message="m", time_ms=5)
+    store.insert_dead_letters([letter, letter])
+    rows = store.query_rows("SELECT reason, original_b64 FROM dead_letters FINAL")
+    assert rows == [("invalid_utf8", letter.original_b64)]
