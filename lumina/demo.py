@@ -109,7 +109,7 @@ def report(client: WorkerClient) -> None:
     print("\n== memory units ==")
     units = client.sql(
         "SELECT substring(id, 1, 10) AS id, role_who AS who, role_what AS what, "
-        "role_when AS when, role_where AS where, round(salience, 2) AS salience "
+        "role_when AS when, role_where AS where, round(toFloat64(salience), 2) AS salience "
         f"FROM memory_units FINAL WHERE scope = '{SCOPE}' ORDER BY event_time"
     )
     print_table(units["columns"], units["rows"])

@@ -25,7 +25,7 @@ class _LocalQueries:
         from lumina.store.search import MemorySearch
 
         self.store = open_store(settings.store_dsn)
-        self._search = MemorySearch(self.store, StaticEmbedder.from_settings(settings))
+        self._search = MemorySearch(self.store, StaticEmbedder.from_models_dir(settings.models_dir))
 
     def search(self, text: str, scope: str, k: int = 10) -> list[dict[str, Any]]:
         return [hit.as_dict() for hit in self._search.search(text, scope, k)]

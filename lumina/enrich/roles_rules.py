@@ -40,8 +40,10 @@ MAX_FILLER_TOKENS = 8
 FIRST_PERSON = frozenset(
     {"i", "we", "i'm", "i've", "i'll", "i'd", "we're", "we've", "we'll", "we'd", "me", "us"}
 )
-PRONOUNS = FIRST_PERSON | {"you", "he", "she", "they", "it", "you're", "he's", "she's",
-                           "they're", "it's", "you'll", "they'll", "someone", "everyone"}  # fmt: skip
+PRONOUNS = FIRST_PERSON | {
+    "you", "he", "she", "they", "it", "you're", "he's", "she's", "they're", "it's", "you'll",
+    "they'll", "someone", "everyone",
+}  # fmt: skip
 AUXILIARIES = frozenset(
     {
         "am", "is", "are", "was", "were", "be", "been", "being", "do", "does", "did", "have",
@@ -75,8 +77,10 @@ PLACE_NOUNS = frozenset(
         "theater", "theatre", "cinema", "court", "factory", "site", "venue", "center", "centre",
     }
 )  # fmt: skip
-HOME_VERBS = frozenset({"at", "from", "go", "goes", "went", "gone", "come", "came", "get",
-                        "got", "back", "stay", "stayed", "stays", "head", "headed", "drove"})  # fmt: skip
+HOME_VERBS = frozenset(
+    {"at", "from", "go", "goes", "went", "gone", "come", "came", "get", "got", "back", "stay",
+     "stayed", "stays", "head", "headed", "drove"}
+)  # fmt: skip
 INSTRUMENT_PREPS = frozenset({"by", "with", "using", "via"})
 # "with" + one of these is company, not an instrument ("met with the team").
 COMPANY_NOUNS = frozenset(
@@ -143,7 +147,7 @@ def _verb_like(lower: str) -> bool:
 class _Clause:
     """Subject and verb positions of the first clause that has a verb."""
 
-    __slots__ = ("named_subject", "first_person", "verb")
+    __slots__ = ("first_person", "named_subject", "verb")
 
     def __init__(self) -> None:
         self.named_subject: str | None = None
@@ -163,11 +167,15 @@ def _parse_clause(
     lower, words = tokens.lower, tokens.words
     i = lo
     # Leading material that is neither subject nor verb: "ok", "Tomorrow", "Carefully", "Can".
-    while i < hi and i not in ents and (
-        lower[i] in DISCOURSE
-        or temporal[i]
-        or (lower[i].endswith("ly") and lower[i] not in PRONOUNS and i + 1 < hi)
-        or (lower[i] in AUXILIARIES and i + 1 < hi and lower[i + 1] in PRONOUNS)
+    while (
+        i < hi
+        and i not in ents
+        and (
+            lower[i] in DISCOURSE
+            or temporal[i]
+            or (lower[i].endswith("ly") and lower[i] not in PRONOUNS and i + 1 < hi)
+            or (lower[i] in AUXILIARIES and i + 1 < hi and lower[i + 1] in PRONOUNS)
+        )
     ):
         i += 1
     if i >= hi:
@@ -248,7 +256,7 @@ def find_when(text: str, spans: Sequence[Timex]) -> str | None:
 def find_where(
     tokens: Tokens, temporal: list[bool], ents: dict[int, tuple[int, Entity]]
 ) -> str | None:
-    lower, words, breaks = tokens.lower, tokens.words, tokens.breaks
+    lower, breaks = tokens.lower, tokens.breaks
     n = len(tokens)
     for i in range(n):
         if lower[i] == "home" and i > 0 and lower[i - 1] in HOME_VERBS:
@@ -259,7 +267,7 @@ def find_where(
         if lower[j] in DETERMINERS and j + 1 < n and breaks[j + 1] == NONE:
             j += 1
         if j in ents and not temporal[j]:
-            last, ent = ents[j]
+            ent = ents[j][1]
             if ent.label != "PERSON" and not any(c.isdigit() for c in ent.text):
                 return ent.text
             continue
@@ -297,8 +305,11 @@ def find_how(
             continue  # "by Friday" is a deadline; "with her" a companion
         if lower[i] == "with" and (j in ents or (j + 1 < n and (j + 1) in ents)):
             continue  # "with Carol", "with the Berlin team": company, not an instrument
-        if lower[i] == "by" and i >= 2 and lower[i - 1].endswith("ed") and (
-            lower[i - 2] in BE_FORMS
+        if (
+            lower[i] == "by"
+            and i >= 2
+            and lower[i - 1].endswith("ed")
+            and (lower[i - 2] in BE_FORMS)
         ):
             continue  # passive agent: "was approved by the board"
         last = j

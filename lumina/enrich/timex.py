@@ -24,11 +24,11 @@ _ORD = r"\d{1,2}(?:st|nd|rd|th)?"
 
 # Clock-level expressions are TIME; everything coarser than an hour is DATE.
 _TIME = re.compile(
-    rf"""
-      \b\d{{1,2}}:\d{{2}}(?::\d{{2}})?(?:\s?(?:[ap]m\b|[ap]\.m\.))?
-    | \b\d{{1,2}}\s?(?:[ap]m\b|[ap]\.m\.)
+    r"""
+      \b\d{1,2}:\d{2}(?::\d{2})?(?:\s?(?:[ap]m\b|[ap]\.m\.))?
+    | \b\d{1,2}\s?(?:[ap]m\b|[ap]\.m\.)
     | \b(?:noon|midnight|tonight|overnight)\b
-    | (?<=\bat\s)\d{{1,2}}\b(?![:.,]?\d|\s?%|\s?(?:percent|per|people|of)\b)
+    | (?<=\bat\s)\d{1,2}\b(?![:.,]?\d|\s?%|\s?(?:percent|per|people|of)\b)
     """,
     re.VERBOSE | re.IGNORECASE,
 )

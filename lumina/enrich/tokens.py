@@ -1,4 +1,4 @@
-"""The regex tokenizer every stage shares: words with character spans and the breaks between them."""
+"""The regex tokenizer all stages share: words with character spans and the breaks between."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ _ABBREVIATIONS = frozenset(
     {"dr", "mr", "mrs", "ms", "prof", "st", "jr", "sr", "vs", "etc", "approx", "dept", "inc"}
 )
 _SENTENCE_PUNCT = frozenset(".!?")
-_CLAUSE_PUNCT = frozenset(",;:()[]\"“”—–")
+_CLAUSE_PUNCT = frozenset(',;:()[]"“”—–')
 
 
 @dataclass(slots=True, frozen=True)
@@ -74,8 +74,10 @@ def _gap_break(gap: str, previous_lower: str) -> int:
     kind = NONE
     for ch in gap:
         if ch in _SENTENCE_PUNCT:
-            if ch == "." and gap.strip() == "." and (
-                previous_lower in _ABBREVIATIONS or len(previous_lower) == 1
+            if (
+                ch == "."
+                and gap.strip() == "."
+                and (previous_lower in _ABBREVIATIONS or len(previous_lower) == 1)
             ):
                 continue  # "Dr. Smith", "J. Smith": the period belongs to the abbreviation
             return SENTENCE

@@ -120,9 +120,10 @@ def test_attribution_sentence_start_common_word_is_not_an_entity() -> None:
 
 def test_attribution_author_and_titled_names_are_person() -> None:
     drafts = _attribute(
-        "Priya reviewed the budget with Dr. Okafor.", "Tomorrow we meet Priya in Lagos.",
+        "Priya reviewed the budget with Dr. Okafor.",
+        "Tomorrow we meet Priya in Lagos.",
         author="priya",
-    )  # fmt: skip
+    )
     labels = [{e.text: e.label for e in d.entities} for d in drafts]
     assert labels[0]["Priya"] == "PERSON"
     assert labels[0]["Dr. Okafor"] == "PERSON"

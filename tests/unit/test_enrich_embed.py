@@ -65,3 +65,17 @@ def test_embed_stage_fills_every_draft(embedder: StaticEmbedder) -> None:
 def test_embed_missing_model_folder_is_a_config_error_not_a_download(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not a static model folder"):
         StaticEmbedder(tmp_path / "nothing-here")
+
+
+def test_embed_without_model_or_torch_asks_for_make_setup(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_find_spec = importlib.util.find_spec
+
+    def no_torch(name: str, *args: object) -> object:
+        return None if name == "torch" else real_find_spec(name, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(importlib.util, "find_spec", no_torch)
+    with pytest.raises(ConfigError, match="make setup"):
+        ensure_static_model(tmp_path)
+    assert list(tmp_path.iterdir()) == []  # nothing half-written

@@ -51,7 +51,7 @@ def test_store_migrations_are_idempotent(store: MemoryStore) -> None:
 
 def test_store_redelivery_leaves_results_unchanged(store: MemoryStore, settings: Settings) -> None:
     units = units_for("team-a", settings)
-    embedder = StaticEmbedder.from_settings(settings)
+    embedder = StaticEmbedder.from_models_dir(settings.models_dir)
     search = MemorySearch(store, embedder)
     store.insert_units(units)
     first = search.search("flight to Munich", "team-a", k=10)
@@ -71,14 +71,14 @@ def test_store_search_refuses_adversarial_scopes(
     store: MemoryStore, settings: Settings, scope: str
 ) -> None:
     store.insert_units(units_for("team-a", settings))
-    search = MemorySearch(store, StaticEmbedder.from_settings(settings))
+    search = MemorySearch(store, StaticEmbedder.from_models_dir(settings.models_dir))
     with pytest.raises(QueryRefused):
         search.search("Munich", scope)
 
 
 def test_store_search_stays_in_its_scope(store: MemoryStore, settings: Settings) -> None:
     store.insert_units(units_for("team-a", settings) + units_for("team-b", settings))
-    search = MemorySearch(store, StaticEmbedder.from_settings(settings))
+    search = MemorySearch(store, StaticEmbedder.from_models_dir(settings.models_dir))
     hits = search.search("Munich", "team-b", k=50)
     team_b_ids = {u.id for u in units_for("team-b", settings)}
     assert hits and {h.id for h in hits} <= team_b_ids
