@@ -108,59 +108,94 @@ def _is_acronym(word: str) -> bool:
     return len(word) >= 2 and word.isupper() and word.isalpha()
 
 
-def word_weight(word: str, *, mid_sentence_capital: bool = False) -> float:
-    """Attribution weight in [0, 1] of one word; see the module docstring for the formula."""
-    lower = word.lower()
-    base = _rarity(lower)
+# Spelling → (weight at a sentence start, weight elsewhere). A plain dict rather than
+# lru_cache: one .get per token is the cheapest lookup Python has, and this is the hot loop.
+_WEIGHTS: dict[str, tuple[float, float]] = {}
+_CACHE_LIMIT = 500_000
+
+
+def _spelling_weights(word: str) -> tuple[float, float]:
+    pair = _WEIGHTS.get(word)
+    if pair is not None:
+        return pair
+    base = _rarity(word.lower())
     if base == 0.0:
-        return 0.0
-    if mid_sentence_capital or _is_acronym(word):
-        base += CAPITAL_BONUS
-    if any(c.isdigit() for c in word):
-        base += DIGIT_BONUS
-    return min(1.0, base)
+        pair = (0.0, 0.0)
+    else:
+        if any(c.isdigit() for c in word):
+            base += DIGIT_BONUS
+        acronym = _is_acronym(word)
+        start = min(1.0, base + CAPITAL_BONUS) if acronym else min(1.0, base)
+        mid = min(1.0, base + CAPITAL_BONUS) if acronym or word[0].isupper() else start
+        pair = (start, mid)
+    if len(_WEIGHTS) >= _CACHE_LIMIT:  # bounded: a long-running worker sees endless spellings
+        _WEIGHTS.clear()
+    _WEIGHTS[word] = pair
+    return pair
+
+
+def word_weight(word: str, *, sentence_initial: bool = False) -> float:
+    """Attribution weight in [0, 1] of one word; see the module docstring for the formula."""
+    return _spelling_weights(word)[0 if sentence_initial else 1]
 
 
 def token_weights(tokens: Tokens) -> list[float]:
     """Weights of every token, aligned with `tokens`."""
-    words, breaks = tokens.words, tokens.breaks
+    get = _WEIGHTS.get
     out = []
-    for i, lower in enumerate(tokens.lower):
-        base = _rarity(lower)
-        if base != 0.0:
-            word = words[i]
-            if (breaks[i] != SENTENCE and word[0].isupper()) or _is_acronym(word):
-                base += CAPITAL_BONUS
-            if not lower.isalpha() and any(c.isdigit() for c in lower):
-                base += DIGIT_BONUS
-            if base > 1.0:
-                base = 1.0
-        out.append(base)
+    for word, brk in zip(tokens.words, tokens.breaks, strict=True):
+        pair = get(word) or _spelling_weights(word)
+        out.append(pair[0] if brk == SENTENCE else pair[1])
     return out
+
+
+def _squash(mean: float) -> float:
+    return max(0.0, min(1.0, (1.0 - math.exp(-GAMMA * mean)) / _SQUASH_NORM))
 
 
 def salience(weights: Iterable[float]) -> float:
     """σ in [0, 1] from all token weights of a text (formula in the module docstring)."""
-    top = sorted(weights, reverse=True)[:TOP_K]
-    mean = sum(top) / TOP_K
-    return max(0.0, min(1.0, (1.0 - math.exp(-GAMMA * mean)) / _SQUASH_NORM))
+    return _squash(sum(sorted(weights, reverse=True)[:TOP_K]) / TOP_K)
 
 
-def top_tokens(tokens: Tokens, weights: list[float], k: int = MAX_ATTRIBUTED) -> list[TokenWeight]:
-    """The k heaviest distinct tokens (case-insensitive), heaviest first, ties by position."""
-    order = sorted(range(len(weights)), key=lambda i: -weights[i])
+# Frozen TokenWeight objects are shared between units: validating a new one per token
+# costs more than the rest of this stage, and the same (word, weight) pairs recur.
+_TOKEN_WEIGHTS: dict[tuple[str, float], TokenWeight] = {}
+
+
+def _token_weight(token: str, weight: float) -> TokenWeight:
+    key = (token, weight)
+    tw = _TOKEN_WEIGHTS.get(key)
+    if tw is None:
+        if len(_TOKEN_WEIGHTS) >= _CACHE_LIMIT:
+            _TOKEN_WEIGHTS.clear()
+        tw = _TOKEN_WEIGHTS[key] = TokenWeight(token=token, weight=round(weight, 4))
+    return tw
+
+
+def _top(tokens: Tokens, weights: list[float], order: list[int], k: int) -> list[TokenWeight]:
     seen: set[str] = set()
     out: list[TokenWeight] = []
+    lower, words = tokens.lower, tokens.words
     for i in order:
         w = weights[i]
         if w <= 0.0 or len(out) == k:
             break
-        lower = tokens.lower[i]
-        if lower in seen:
+        if lower[i] in seen:
             continue
-        seen.add(lower)
-        out.append(TokenWeight(token=tokens.words[i], weight=round(w, 4)))
+        seen.add(lower[i])
+        out.append(_token_weight(words[i], w))
     return out
+
+
+def _heaviest_first(weights: list[float]) -> list[int]:
+    # sorted() is stable with reverse=True too, so equal weights keep text order.
+    return sorted(range(len(weights)), key=weights.__getitem__, reverse=True)
+
+
+def top_tokens(tokens: Tokens, weights: list[float], k: int = MAX_ATTRIBUTED) -> list[TokenWeight]:
+    """The k heaviest distinct tokens (case-insensitive), heaviest first, ties by position."""
+    return _top(tokens, weights, _heaviest_first(weights), k)
 
 
 def known_names(authors: Iterable[str | None]) -> frozenset[str]:
@@ -212,41 +247,33 @@ def find_entities(
     starts, ends = tokens.starts, tokens.ends
     entities: list[Entity] = []
     temporal: list[bool] = [False] * len(words)
-    for t in find_timex(text):
+    for t in find_timex(text, lower):
         entities.append(Entity(text=text[t.start : t.end], label=t.label, start=t.start, end=t.end))
         for j in range(len(words)):
             if starts[j] < t.end and ends[j] > t.start:
                 temporal[j] = True
     runs: list[tuple[int, int]] = []
     n = len(words)
-    i = 0
-    while i < n:
-        w = words[i]
-        if (
-            temporal[i]
-            or not _is_capitalised(w)
-            or lower[i] == "i"
-            or not _starts_name(tokens, i, known)
-        ):
-            i += 1
+    # Most tokens are lowercase; visit only the capitalised ones.
+    capital = [w[0].isupper() and lw != "i" for w, lw in zip(words, lower, strict=True)]
+    next_free = 0
+    for i in [i for i, c in enumerate(capital) if c]:
+        if i < next_free or temporal[i] or not _starts_name(tokens, i, known):
             continue
         last = i
         j = i + 1
         while j < n and breaks[j] == NONE and not temporal[j]:
-            if _is_capitalised(words[j]) and lower[j] != "i":
+            if capital[j]:
                 last = j
                 j += 1
             elif (
-                lower[j] in NAME_JOINERS
-                and j + 1 < n
-                and breaks[j + 1] == NONE
-                and _is_capitalised(words[j + 1])
+                lower[j] in NAME_JOINERS and j + 1 < n and breaks[j + 1] == NONE and capital[j + 1]
             ):
                 j += 1
             else:
                 break
         runs.append((i, last))
-        i = last + 1
+        next_free = last + 1
     for first, last in runs:
         entities.append(
             Entity(
@@ -290,8 +317,9 @@ class FastAttribution(Stage):
         for draft in drafts:
             tokens = require_tokens(draft, self.version)
             weights = token_weights(tokens)
+            order = _heaviest_first(weights)
             draft.token_weights = weights
-            draft.salience = salience(weights)
-            draft.attribution = top_tokens(tokens, weights)
+            draft.salience = _squash(sum(weights[i] for i in order[:TOP_K]) / TOP_K)
+            draft.attribution = _top(tokens, weights, order, MAX_ATTRIBUTED)
             draft.entities, _ = find_entities(tokens, known)
         return drafts

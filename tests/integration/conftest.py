@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from lumina.brokers import KafkaBroker, KafkaJarsMissing, TansuBroker, free_port
 from lumina.brokers.base import BrokerError, tail_of
@@ -141,19 +141,14 @@ def consume(
     """Read `count` records from the start of every partition: (partition, offset, value)."""
 
     async def run() -> list[tuple[int, int, bytes]]:
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        # No group: a plain subscription from the earliest offset of every partition.
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=bootstrap, enable_auto_commit=False,
+            auto_offset_reset="earliest", metadata_max_age_ms=1000,
+        )  # fmt: skip
         await consumer.start()
         try:
             deadline = time.monotonic() + timeout
-            partitions: set[int] | None = None
-            while partitions is None and time.monotonic() < deadline:
-                if topic in await consumer.topics():  # refreshes metadata
-                    partitions = consumer.partitions_for_topic(topic)
-                else:
-                    await asyncio.sleep(0.2)
-            assert partitions, f"topic {topic} never appeared"
-            consumer.assign([TopicPartition(topic, p) for p in partitions])
-            await consumer.seek_to_beginning()
             records: list[tuple[int, int, bytes]] = []
             while len(records) < count and time.monotonic() < deadline:
                 batch = await consumer.getmany(timeout_ms=500)
