@@ -30,8 +30,10 @@ def print_hits(hits: Sequence[dict[str, Any]]) -> None:
         return
     print(f"{'score':>6}  {'id':<12}  {'who':<10}  text")
     for hit in hits:
-        print(f"{hit['score']:6.3f}  {hit['id'][:12]:<12}  {_clip(hit['who'], 10):<10}  "
-              f"{_clip(hit['text'], 80)}")  # fmt: skip
+        print(
+            f"{hit['score']:6.3f}  {hit['id'][:12]:<12}  {_clip(hit['who'], 10):<10}  "
+            f"{_clip(hit['text'], 80)}"
+        )
 
 
 def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
@@ -47,7 +49,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from lumina.worker import run_worker
 
     if not settings.kafka_brokers:
-        raise LuminaError("set LUMINA_KAFKA_BROKERS (host:port) or use `lumina up` for the embedded broker")
+        raise LuminaError(
+            "set LUMINA_KAFKA_BROKERS (host:port) or use `lumina up` for the embedded broker"
+        )
     return run_worker(settings, settings.kafka_brokers)
 
 
@@ -60,8 +64,11 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     broker = TansuBroker(port=settings.embedded_port, data_dir=settings.home / "tansu")
     broker.start()
     reset_local_state(settings)  # the embedded broker is memory-only: it starts empty
-    print(f"embedded broker on {broker.bootstrap}; worker API on "
-          f"http://{settings.api_host}:{settings.api_port}", flush=True)  # fmt: skip
+    print(
+        f"embedded broker on {broker.bootstrap}; worker API on "
+        f"http://{settings.api_host}:{settings.api_port}",
+        flush=True,
+    )
     try:
         return run_worker(settings, broker.bootstrap)
     finally:
@@ -129,9 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lumina", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("worker", help="run a worker against LUMINA_KAFKA_BROKERS").set_defaults(func=cmd_worker)
-    sub.add_parser("up", help="embedded broker (unless LUMINA_KAFKA_BROKERS is set) and a worker") \
-        .set_defaults(func=cmd_up)  # fmt: skip
+    sub.add_parser("worker", help="run a worker against LUMINA_KAFKA_BROKERS").set_defaults(
+        func=cmd_worker
+    )
+    sub.add_parser(
+        "up", help="embedded broker (unless LUMINA_KAFKA_BROKERS is set) and a worker"
+    ).set_defaults(func=cmd_up)
 
     broker = sub.add_parser("broker", help="run a local broker in the foreground on 127.0.0.1")
     broker.add_argument("--kind", choices=("kafka", "tansu"), default="tansu")
@@ -151,7 +161,9 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("--json", action="store_true")
     sql.set_defaults(func=cmd_sql)
 
-    sub.add_parser("demo", help="run the bundled conversation end to end").set_defaults(func=cmd_demo)
+    sub.add_parser("demo", help="run the bundled conversation end to end").set_defaults(
+        func=cmd_demo
+    )
 
     schemas = sub.add_parser("schemas", help="contracts for other languages")
     schemas_sub = schemas.add_subparsers(dest="action", required=True)
@@ -161,15 +173,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     setup = sub.add_parser("setup", help="prepare caches under LUMINA_HOME")
     setup_sub = setup.add_subparsers(dest="action", required=True)
-    setup_sub.add_parser("models", help="distill the static embedding model") \
-        .set_defaults(func=cmd_setup_models)  # fmt: skip
+    setup_sub.add_parser("models", help="distill the static embedding model").set_defaults(
+        func=cmd_setup_models
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = get_settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
     try:
         return int(args.func(args, settings) or 0)
     except LuminaError as exc:

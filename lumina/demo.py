@@ -93,7 +93,9 @@ def run_demo(settings: Settings) -> int:
                 stats = client.stats()
                 return stats["units"] + stats["dead_letters"] >= len(messages)
 
-            wait_for(drained, DRAIN_TIMEOUT_S, "every event to become a unit or dead letter", log_path)
+            wait_for(
+                drained, DRAIN_TIMEOUT_S, "every event to become a unit or dead letter", log_path
+            )
             report(client)
         finally:
             worker.terminate()

@@ -25,7 +25,9 @@ REASON_DESCRIPTIONS: dict[ReasonCode, str] = {
     ReasonCode.SCHEMA_VIOLATION: "The JSON object does not satisfy the TextEvent schema.",
     ReasonCode.TEXT_TOO_LARGE: "The text is longer than LUMINA_MAX_TEXT_BYTES (UTF-8 bytes).",
     ReasonCode.EMPTY_TEXT: "The text is empty after trimming whitespace.",
-    ReasonCode.STAGE_ERROR: "An enrichment stage raised on this event; the rest of its batch went on.",
+    ReasonCode.STAGE_ERROR: (
+        "An enrichment stage raised on this event; the rest of its batch went on."
+    ),
 }
 
 

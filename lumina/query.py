@@ -40,7 +40,11 @@ class _LocalQueries:
 @contextmanager
 def open_queries(settings: Settings) -> Iterator[Queries]:
     """An embedded chDB store belongs to one process: ask its worker if one runs."""
-    handle = running_worker(settings.run_dir, settings.store_dsn) if settings.clickhouse_dsn is None or settings.store_dsn.startswith("chdb:") else None
+    handle = (
+        running_worker(settings.run_dir, settings.store_dsn)
+        if settings.clickhouse_dsn is None or settings.store_dsn.startswith("chdb:")
+        else None
+    )
     if handle is not None:
         yield WorkerClient(handle.api_url)
         return

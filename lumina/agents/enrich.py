@@ -54,9 +54,13 @@ def decode_batch(events: Sequence[faust.EventT], settings: Settings, now_ms: int
             )
         except InvalidEvent as exc:
             letter = DeadLetter.from_raw(
-                raw, reason=exc.reason, message=exc.message, time_ms=now_ms,
-                key=event.message.key, origin=origin,
-            )  # fmt: skip
+                raw,
+                reason=exc.reason,
+                message=exc.message,
+                time_ms=now_ms,
+                key=event.message.key,
+                origin=origin,
+            )
             batch.dead.append((event.message.key, letter))
             continue
         batch.incoming.append(
@@ -67,14 +71,18 @@ def decode_batch(events: Sequence[faust.EventT], settings: Settings, now_ms: int
 
 
 def stage_dead_letters(result: EnrichResult, now_ms: int) -> list[tuple[bytes | None, DeadLetter]]:
-    letters = []
+    letters: list[tuple[bytes | None, DeadLetter]] = []
     for failure in result.failures:
         item = failure.incoming
         letter = DeadLetter.from_raw(
             item.raw if item.raw is not None else item.event.model_dump_json().encode(),
-            reason=ReasonCode.STAGE_ERROR, message=failure.message, time_ms=now_ms,
-            key=item.event.scope.encode(), origin=item.origin, stage=failure.stage,
-        )  # fmt: skip
+            reason=ReasonCode.STAGE_ERROR,
+            message=failure.message,
+            time_ms=now_ms,
+            key=item.event.scope.encode(),
+            origin=item.origin,
+            stage=failure.stage,
+        )
         letters.append((item.event.scope.encode(), letter))
     return letters
 
@@ -102,7 +110,10 @@ def attach_enrich_agent(
             chain = ProvenanceChain(heads=dict(known))
             # Enrichment is CPU work; a thread keeps the loop free for heartbeats.
             result = await asyncio.to_thread(pipeline.run, batch.incoming, chain=chain)
-            last_event = {item.event.scope: src for item, src in zip(batch.incoming, batch.sources, strict=True)}
+            last_event = {
+                item.event.scope: src
+                for item, src in zip(batch.incoming, batch.sources, strict=True)
+            }
             for scope, src in last_event.items():
                 new_head = chain.heads.get(scope)
                 if new_head is not None and new_head != known.get(scope):
@@ -113,12 +124,18 @@ def attach_enrich_agent(
         for key, letter in batch.dead + stage_dead_letters(result, now_ms):
             await topics.dead_letter.send(key=key, value=letter.model_dump_json().encode())
         if batch.dead or result.failures:
-            log.info("batch of %d: %d units, %d dead letters", len(events), len(result.units),
-                     len(batch.dead) + len(result.failures))  # fmt: skip
+            log.info(
+                "batch of %d: %d units, %d dead letters",
+                len(events),
+                len(result.units),
+                len(batch.dead) + len(result.failures),
+            )
 
     @app.agent(topics.events, name="lumina.enrich")
     async def enrich(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_within_s):
+        async for events in stream.take_events(  # type: ignore[attr-defined]
+            settings.batch_size, within=settings.batch_within_s
+        ):
             await process(events)
 
     return enrich

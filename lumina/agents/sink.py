@@ -23,7 +23,9 @@ T = TypeVar("T")
 MAX_BACKOFF_S = 30.0
 
 
-async def write_until_stored(write: Callable[[Sequence[T]], int], rows: Sequence[T], what: str) -> None:
+async def write_until_stored(
+    write: Callable[[Sequence[T]], int], rows: Sequence[T], what: str
+) -> None:
     """Retry a failed write with backoff until it succeeds: the batch's offsets are not
     committed until then, so a store outage slows the stream instead of losing data."""
     delay = 0.5
@@ -46,7 +48,9 @@ def attach_sink_agents(
 ) -> tuple[Any, Any]:
     @app.agent(topics.units, name="lumina.sink-units")
     async def sink_units(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(settings.sink_batch_size, within=settings.sink_within_s):
+        async for events in stream.take_events(  # type: ignore[attr-defined]
+            settings.sink_batch_size, within=settings.sink_within_s
+        ):
             units, rejects = [], []
             for event in events:
                 raw: bytes = event.message.value or b""
@@ -54,10 +58,15 @@ def attach_sink_agents(
                     units.append(MemoryUnit.model_validate_json(raw))
                 except ValidationError as exc:
                     # Something other than Lumina wrote to the units topic: keep its bytes.
-                    rejects.append(DeadLetter.from_raw(
-                        raw, reason=ReasonCode.SCHEMA_VIOLATION, time_ms=clock(),
-                        message=f"not a MemoryUnit: {exc.errors()[0]['msg']}", key=event.message.key,
-                    ))  # fmt: skip
+                    rejects.append(
+                        DeadLetter.from_raw(
+                            raw,
+                            reason=ReasonCode.SCHEMA_VIOLATION,
+                            time_ms=clock(),
+                            message=f"not a MemoryUnit: {exc.errors()[0]['msg']}",
+                            key=event.message.key,
+                        )
+                    )
             await write_until_stored(store.insert_units, units, "units")
             for letter in rejects:
                 await topics.dead_letter.send(value=letter.model_dump_json().encode())

@@ -32,6 +32,7 @@ verb; PROPER otherwise.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from functools import lru_cache
 
@@ -142,11 +143,8 @@ def word_weight(word: str, *, sentence_initial: bool = False) -> float:
 def token_weights(tokens: Tokens) -> list[float]:
     """Weights of every token, aligned with `tokens`."""
     get = _WEIGHTS.get
-    out = []
-    for word, brk in zip(tokens.words, tokens.breaks, strict=True):
-        pair = get(word) or _spelling_weights(word)
-        out.append(pair[0] if brk == SENTENCE else pair[1])
-    return out
+    pairs = [get(w) or _spelling_weights(w) for w in tokens.words]
+    return [p[b == SENTENCE and 0 or 1] for p, b in zip(pairs, tokens.breaks, strict=True)]
 
 
 def _squash(mean: float) -> float:
@@ -249,9 +247,9 @@ def find_entities(
     temporal: list[bool] = [False] * len(words)
     for t in find_timex(text, lower):
         entities.append(Entity(text=text[t.start : t.end], label=t.label, start=t.start, end=t.end))
-        for j in range(len(words)):
-            if starts[j] < t.end and ends[j] > t.start:
-                temporal[j] = True
+        # Tokens overlapping the span: those ending after its start and starting before its end.
+        for j in range(bisect_right(ends, t.start), bisect_left(starts, t.end)):
+            temporal[j] = True
     runs: list[tuple[int, int]] = []
     n = len(words)
     # Most tokens are lowercase; visit only the capitalised ones.
@@ -291,9 +289,8 @@ def _label(tokens: Tokens, first: int, last: int, known: frozenset[str]) -> str:
     lower = tokens.lower
     if lower[first] in TITLES:
         return "PERSON"
-    if " ".join(lower[first : last + 1]) in known or all(
-        lower[j] in known for j in range(first, last + 1)
-    ):
+    parts = lower[first : last + 1]
+    if " ".join(parts) in known or known.issuperset(parts):
         return "PERSON"
     if last + 1 < len(lower) and lower[last + 1] in SPEECH_VERBS:
         return "PERSON"

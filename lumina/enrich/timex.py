@@ -20,7 +20,11 @@ _MONTH_CAP = (
 )
 _DAY_PART = r"(?:morning|afternoon|evening|night|noon|midnight|lunch(?:time)?|weekend)"
 _UNIT = r"(?:second|minute|hour|day|week|fortnight|month|quarter|year|decade)s?"
-_COUNT = r"(?:\d+|a|an|one|two|three|four|five|six|seven|eight|nine|ten|few|couple of|several)"
+# Patterns are compiled VERBOSE, so a literal space must be written \s.
+_COUNT = (
+    r"(?:\d+|(?:a\s+)?(?:couple\s+of|few)|an?|one|two|three|four|five|six|seven|eight|nine|ten"
+    r"|several)"
+)
 _ORD = r"\d{1,2}(?:st|nd|rd|th)?"
 
 # Each pattern opens with one word boundary and a lookahead on the possible first letters,
@@ -100,7 +104,8 @@ _MONTH_WORDS = frozenset(
      "october", "november", "december", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep",
      "sept", "oct", "nov", "dec"}
 )  # fmt: skip
-_KEYWORDS = frozenset(
+_TIME_WORDS = frozenset({"noon", "midnight", "tonight", "overnight"})
+_DATE_WORDS = frozenset(
     {"yesterday", "today", "tomorrow"} | _WEEKDAY_WORDS | _UNIT_WORDS | _DAY_PART_WORDS
     | _MONTH_WORDS
 )  # fmt: skip
@@ -111,27 +116,31 @@ _WORD_PARTS = re.compile(r"[-'’]")
 def find_timex(text: str, lower_tokens: Sequence[str] | None = None) -> list[Timex]:
     """Every date/time expression in `text`, left to right, without overlaps (longest wins).
 
-    `lower_tokens`, the text's lowercased tokens when the caller has them, lets a text that
-    cannot hold a date skip the regexes.
+    `lower_tokens`, the text's lowercased tokens when the caller has them, lets the patterns
+    that cannot match (no digit and none of their words) be skipped: the regexes are most of
+    the cost of this module, and most chat turns hold no date at all.
     """
     has_digit = _DIGIT.search(text) is not None
-    has_keyword = has_month = True
+    date_words = time_words = month_words = True
     if lower_tokens is not None:
         words = set(lower_tokens)
         for w in lower_tokens:  # "mid-March", "tomorrow's"
             if not w.isalnum():
                 words.update(_WORD_PARTS.split(w))
-        has_keyword = not _KEYWORDS.isdisjoint(words)
-        has_month = not _MONTH_WORDS.isdisjoint(words)
-    if not (has_digit or has_keyword):
-        return []
-    found: list[Timex] = []
-    passes = [(_DATE, "DATE"), (_TIME, "TIME")]
-    if has_month:
+        date_words = not _DATE_WORDS.isdisjoint(words)
+        time_words = not _TIME_WORDS.isdisjoint(words)
+        month_words = not _MONTH_WORDS.isdisjoint(words)
+    passes: list[tuple[re.Pattern[str], str]] = []
+    if has_digit or date_words:
+        passes.append((_DATE, "DATE"))
+    if has_digit or time_words:
+        passes.append((_TIME, "TIME"))
+    if has_digit and month_words:
         passes.append((_MONTH_DATE, "DATE"))
+    found: list[Timex] = []
     for pattern, label in passes:
         found.extend(Timex(m.start(), m.end(), label) for m in pattern.finditer(text))
-    if has_month:
+    if month_words:
         found.extend(Timex(m.start(1), m.end(1), "DATE") for m in _BARE_MONTH.finditer(text))
     if len(found) < 2:
         return found

@@ -14,13 +14,19 @@ NONE, CLAUSE, SENTENCE = 0, 1, 2
 
 # Order matters: the alternation takes the first branch that matches at a position, so the
 # specific shapes (ISO dates, clock times, 3pm) come before plain numbers and words.
+# Digit-led shapes are tried only where a digit starts (the lookahead), and in order: the
+# alternation takes the first branch that matches, so ISO dates and clock times come
+# before plain numbers. Everything else is a word starting with a letter.
 _TOKEN = re.compile(
     r"""
-      \d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2})?)?     # ISO date, optional time
-    | \d{1,2}:\d{2}(?::\d{2})?(?:\s?(?:[ap]m\b|[ap]\.m\.))?  # 10:30, 10:30pm, 10:30 a.m.
-    | \d{1,2}\s?(?:[ap]m\b|[ap]\.m\.)                       # 3pm, 3 pm, 3 p.m.
-    | \d+(?:[.,]\d+)*(?:st|nd|rd|th|s|k|m)?\b          # 1,200  3.5  3rd  1990s
-    | \w+(?:['’-]\w+)*(?:\.\d+)*                       # words; don't, x-ray, v2.3
+      (?=\d)
+      (?: \d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2})?)?          # ISO date, optional time
+        | \d{1,2}:\d{2}(?::\d{2})?(?:\s?(?:[ap]m\b|[ap]\.m\.))?  # 10:30, 10:30pm, 10:30 a.m.
+        | \d{1,2}\s?(?:[ap]m\b|[ap]\.m\.)                        # 3pm, 3 pm, 3 p.m.
+        | \d+(?:[.,]\d+)*(?:st|nd|rd|th|s|k|m)?\b                  # 1,200  3.5  3rd  1990s
+        | \d\w*                                                   # 4x4, 2fa
+      )
+    | [^\W\d]\w*(?:['’-]\w+)*(?:\.\d+)*                            # words; don't, x-ray, v2.3
     """,
     re.VERBOSE | re.IGNORECASE,
 )

@@ -6,7 +6,14 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from lumina.errors import InvalidEvent, ReasonCode
 
@@ -97,7 +104,9 @@ def decode_event(
     except json.JSONDecodeError as exc:
         raise InvalidEvent(ReasonCode.INVALID_JSON, f"not JSON: {exc.msg} at {exc.pos}") from exc
     if not isinstance(payload, dict):
-        raise InvalidEvent(ReasonCode.INVALID_JSON, f"expected a JSON object, got {type(payload).__name__}")
+        raise InvalidEvent(
+            ReasonCode.INVALID_JSON, f"expected a JSON object, got {type(payload).__name__}"
+        )
     text = payload.get("text")
     if isinstance(text, str):
         size = len(text.encode("utf-8"))
@@ -119,6 +128,7 @@ def decode_event(
         return TextEvent.model_validate(payload)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'event'}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in err['loc']) or 'event'}: {err['msg']}"
+            for err in exc.errors()
         )
         raise InvalidEvent(ReasonCode.SCHEMA_VIOLATION, problems) from exc

@@ -21,7 +21,8 @@ CONTRACTS: dict[str, type[BaseModel]] = {
 def render_schemas() -> dict[str, str]:
     """File name → JSON text, stable (sorted keys, trailing newline) so diffs are meaningful."""
     return {
-        f"{name}.schema.json": json.dumps(model.model_json_schema(), indent=2, sort_keys=True) + "\n"
+        f"{name}.schema.json": json.dumps(model.model_json_schema(), indent=2, sort_keys=True)
+        + "\n"
         for name, model in CONTRACTS.items()
     }
 

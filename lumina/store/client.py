@@ -69,7 +69,7 @@ class MemoryStore:
 
     def query_rows(
         self, sql: str, parameters: dict[str, Any] | None = None
-    ) -> list[tuple[object, ...]]:
+    ) -> list[tuple[Any, ...]]:
         with self._lock:
             return list(self._client.query(sql, parameters=parameters).result_rows)
 
@@ -114,8 +114,15 @@ class MemoryStore:
         )
         return [
             SearchHit(
-                id=str(r[0]), score=float(r[1]), text=str(r[2]), who=r[3], what=r[4],  # type: ignore[arg-type]
-                when=r[5], where=r[6], salience=float(r[7]), event_ms=int(r[8]),  # type: ignore[arg-type]
+                id=str(r[0]),
+                score=float(r[1]),
+                text=str(r[2]),
+                who=r[3],
+                what=r[4],
+                when=r[5],
+                where=r[6],
+                salience=float(r[7]),
+                event_ms=int(r[8]),
             )
             for r in rows
         ]

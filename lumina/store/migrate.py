@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from importlib import resources
-from typing import Protocol
+from typing import Any, Protocol
 
 LEDGER_DDL = (
     "CREATE TABLE IF NOT EXISTS schema_migrations "
@@ -14,7 +14,7 @@ LEDGER_DDL = (
 
 class _Commands(Protocol):
     def command(self, sql: str) -> object: ...
-    def query_rows(self, sql: str) -> list[tuple[object, ...]]: ...
+    def query_rows(self, sql: str) -> list[tuple[Any, ...]]: ...
 
 
 def migration_files() -> list[tuple[int, str, str]]:
@@ -38,9 +38,7 @@ def apply_migrations(store: _Commands) -> list[str]:
             continue
         for statement in _statements(sql):
             store.command(statement)
-        store.command(
-            f"INSERT INTO schema_migrations (version, name) VALUES ({version}, '{name}')"
-        )
+        store.command(f"INSERT INTO schema_migrations (version, name) VALUES ({version}, '{name}')")
         applied.append(name)
     return applied
 

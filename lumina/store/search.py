@@ -6,11 +6,11 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
+from pydantic import TypeAdapter, ValidationError
 
 from lumina.errors import QueryRefused
 from lumina.schemas.events import Scope
 from lumina.store.client import MemoryStore, SearchHit
-from pydantic import TypeAdapter, ValidationError
 
 _SCOPE = TypeAdapter(Scope)
 MAX_K = 1000
@@ -50,7 +50,7 @@ class MemorySearch:
     def stats(self) -> dict[str, int]:
         units = self.store.query_rows("SELECT count() FROM memory_units FINAL")[0][0]
         dead = self.store.query_rows("SELECT count() FROM dead_letters FINAL")[0][0]
-        return {"units": int(units), "dead_letters": int(dead)}  # type: ignore[call-overload]
+        return {"units": int(units), "dead_letters": int(dead)}
 
 
 def _jsonable(value: Any) -> Any:

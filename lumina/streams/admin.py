@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import suppress
 
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -24,14 +25,9 @@ async def _ensure(brokers: str, settings: Settings) -> None:
         existing = await probe.topics()
         missing = [t for t in wanted if t not in existing]
         if missing:
-            try:
-                await admin.create_topics([
-                    NewTopic(t, num_partitions=settings.partitions,
-                             replication_factor=settings.replication_factor)
-                    for t in missing
-                ])  # fmt: skip
-            except TopicAlreadyExistsError:
-                pass  # another worker won the race
+            new = [NewTopic(t, settings.partitions, settings.replication_factor) for t in missing]
+            with suppress(TopicAlreadyExistsError):  # another worker won the race
+                await admin.create_topics(new)
         for topic in wanted:
             if topic in existing:
                 count = len(probe.partitions_for_topic(topic) or ())

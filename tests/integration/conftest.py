@@ -143,9 +143,12 @@ def consume(
     async def run() -> list[tuple[int, int, bytes]]:
         # No group: a plain subscription from the earliest offset of every partition.
         consumer = AIOKafkaConsumer(
-            topic, bootstrap_servers=bootstrap, enable_auto_commit=False,
-            auto_offset_reset="earliest", metadata_max_age_ms=1000,
-        )  # fmt: skip
+            topic,
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            metadata_max_age_ms=1000,
+        )
         await consumer.start()
         try:
             deadline = time.monotonic() + timeout

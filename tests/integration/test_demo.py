@@ -24,8 +24,12 @@ def test_demo_runs_end_to_end_on_the_embedded_broker(lumina_env: dict[str, str])
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     out = done.stdout
     assert "published 56 events (4 invalid)" in out
-    for reason in (ReasonCode.INVALID_UTF8, ReasonCode.INVALID_JSON,
-                   ReasonCode.SCHEMA_VIOLATION, ReasonCode.EMPTY_TEXT):  # fmt: skip
+    for reason in (
+        ReasonCode.INVALID_UTF8,
+        ReasonCode.INVALID_JSON,
+        ReasonCode.SCHEMA_VIOLATION,
+        ReasonCode.EMPTY_TEXT,
+    ):
         assert reason.value in out
     search = out.split("== search:")[1].split("==")[0]
     assert "Munich" in search

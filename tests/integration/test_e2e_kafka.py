@@ -72,8 +72,11 @@ def test_e2e_events_become_units_and_dead_letters(kafka_worker: WorkerProcess) -
         entries = []
         for _, _, value in ordered:
             u = MemoryUnit.model_validate_json(value)
-            entries.append(ChainEntry(u.id, u.timestamps.event_ms, u.provenance.previous_link,
-                                      u.provenance.chain_link))  # fmt: skip
+            entries.append(
+                ChainEntry(
+                    u.id, u.timestamps.event_ms, u.provenance.previous_link, u.provenance.chain_link
+                )
+            )
         assert verify_chain(entries).ok
 
     # One dead letter per invalid class, with the original bytes.
@@ -86,8 +89,9 @@ def test_e2e_events_become_units_and_dead_letters(kafka_worker: WorkerProcess) -
     # The store holds them, search is confined to its scope.
     worker.wait_until(
         lambda: worker.api.stats() == {"units": len(valid), "dead_letters": len(INVALID)},
-        60, "the sink to store every unit and dead letter",
-    )  # fmt: skip
+        60,
+        "the sink to store every unit and dead letter",
+    )
     hits = worker.api.search("who is flying to Lisbon?", SCOPE, k=5)
     assert hits and "flying to Lisbon" in hits[0]["text"]
     other_ids = {u.id for u in units if u.scope == OTHER_SCOPE}
@@ -97,12 +101,16 @@ def test_e2e_events_become_units_and_dead_letters(kafka_worker: WorkerProcess) -
     resent_at = time.time()
     publish(worker.bootstrap, worker.topic("events"), valid)
     worker.wait_until(
-        lambda: worker.api.sql(
-            "SELECT count() FROM memory_units FINAL "
-            f"WHERE ingest_time >= fromUnixTimestamp64Milli({int(resent_at * 1000)})"
-        )["rows"][0][0] == len(valid),
-        60, "the re-sent copies to replace the first ones",
-    )  # fmt: skip
+        lambda: (
+            worker.api.sql(
+                "SELECT count() FROM memory_units FINAL "
+                f"WHERE ingest_time >= fromUnixTimestamp64Milli({int(resent_at * 1000)})"
+            )["rows"][0][0]
+            == len(valid)
+        ),
+        60,
+        "the re-sent copies to replace the first ones",
+    )
     assert worker.api.stats()["units"] == len(valid)
     again = worker.api.search("Lisbon", SCOPE, k=50)
     assert len({h["id"] for h in again}) == len(again)

@@ -41,7 +41,10 @@ def test_schemas_ts_absent_is_none_so_the_kafka_time_applies() -> None:
         (b'{"scope": "s", "text": "x", "ts": "yesterday"}', ReasonCode.SCHEMA_VIOLATION),
         (b'{"scope": "s", "text": "x", "ts": "2026-05-03T10:00:00"}', ReasonCode.SCHEMA_VIOLATION),
         (b'{"scope": "s", "text": "x", "unknown": 1}', ReasonCode.SCHEMA_VIOLATION),
-        (b'{"scope": "s", "text": "x", "metadata": {"nested": {"a": 1}}}', ReasonCode.SCHEMA_VIOLATION),
+        (
+            b'{"scope": "s", "text": "x", "metadata": {"nested": {"a": 1}}}',
+            ReasonCode.SCHEMA_VIOLATION,
+        ),
         (b'{"scope": "s", "text": " \\n\\t "}', ReasonCode.EMPTY_TEXT),
     ],
 )

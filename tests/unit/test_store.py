@@ -8,12 +8,11 @@ import pytest
 
 from lumina.config import Settings
 from lumina.enrich import enrich
-from lumina.errors import QueryRefused
+from lumina.enrich.embed import StaticEmbedder
+from lumina.errors import QueryRefused, ReasonCode
 from lumina.schemas import DeadLetter, MemoryUnit, TextEvent
-from lumina.errors import ReasonCode
 from lumina.store import MemoryStore, open_store
 from lumina.store.search import MemorySearch
-from lumina.enrich.embed import StaticEmbedder
 
 TEXTS = [
     ("alice", "I booked the flight to Munich for Tuesday morning."),
