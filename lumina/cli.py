@@ -118,8 +118,10 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_schemas(args: argparse.Namespace, settings: Settings) -> int:
     from lumina.schemas.export import export_schemas
+    from lumina.store.migrate import export_ddl
 
-    for path in export_schemas(Path(args.out)):
+    out = Path(args.out)
+    for path in export_schemas(out) + export_ddl(out / "clickhouse"):
         print(f"wrote {path}")
     return 0
 

@@ -144,7 +144,8 @@ def token_weights(tokens: Tokens) -> list[float]:
     """Weights of every token, aligned with `tokens`."""
     get = _WEIGHTS.get
     pairs = [get(w) or _spelling_weights(w) for w in tokens.words]
-    return [p[b == SENTENCE and 0 or 1] for p, b in zip(pairs, tokens.breaks, strict=True)]
+    # Index 0 is the sentence-initial weight, 1 the weight elsewhere (bool indexes as int).
+    return [p[b != SENTENCE] for p, b in zip(pairs, tokens.breaks, strict=True)]
 
 
 def _squash(mean: float) -> float:

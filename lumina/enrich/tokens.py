@@ -94,19 +94,15 @@ def _gap_break(gap: str, previous_lower: str) -> int:
 
 def tokenize(text: str) -> Tokens:
     """Split `text` (already normalized) into word tokens with spans and break markers."""
-    # Comprehensions over one list of matches: faster than appending to three lists.
-    matches = list(_TOKEN.finditer(text))
-    words = [m.group() for m in matches]
-    starts = [m.start() for m in matches]
-    ends = [m.end() for m in matches]
+    # Comprehensions, not append loops: this runs once per event and is the stage's hot path.
+    spans = [m.span() for m in _TOKEN.finditer(text)]
+    starts = [s for s, _ in spans]
+    ends = [e for _, e in spans]
+    words = [text[s:e] for s, e in spans]
     lower = [w.lower() for w in words]
-    breaks = [SENTENCE] * len(words)
-    for i in range(1, len(words)):
-        gap = text[ends[i - 1] : starts[i]]
-        if gap != " ":  # the common case, decided without a call
-            breaks[i] = _gap_break(gap, lower[i - 1])
-        else:
-            breaks[i] = NONE
+    gaps = [text[e:s] for e, s in zip(ends, starts[1:], strict=False)]
+    breaks = [SENTENCE] if words else []
+    breaks += [NONE if g == " " else _gap_break(g, lw) for g, lw in zip(gaps, lower, strict=False)]
     return Tokens(text, words, lower, starts, ends, breaks)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 from typing import Any, Protocol
 
 LEDGER_DDL = (
@@ -26,6 +27,17 @@ def migration_files() -> list[tuple[int, str, str]]:
             version = int(entry.name.split("_", 1)[0])
             found.append((version, entry.name, entry.read_text(encoding="utf-8")))
     return sorted(found)
+
+
+def export_ddl(folder: Path) -> list[Path]:
+    """Write each migration as plain SQL, for users who manage their ClickHouse schema."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for _, name, sql in migration_files():
+        path = folder / name
+        path.write_text(sql, encoding="utf-8")
+        written.append(path)
+    return written
 
 
 def apply_migrations(store: _Commands) -> list[str]:

@@ -97,3 +97,13 @@ def test_schemas_text_event_is_frozen() -> None:
     event = TextEvent(scope="s", text="x")
     with pytest.raises(ValueError):
         event.text = "y"  # type: ignore[misc]
+
+
+def test_schemas_committed_clickhouse_ddl_matches_the_migrations() -> None:
+    from lumina.store.migrate import migration_files
+
+    for _, name, sql in migration_files():
+        committed = REPO / "schemas" / "clickhouse" / name
+        assert committed.exists() and committed.read_text(encoding="utf-8") == sql, (
+            f"{committed} is stale: run `lumina schemas export`"
+        )
