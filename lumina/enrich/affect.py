@@ -37,7 +37,7 @@ __all__ = ["VaderAffect", "affect_batch", "affect_of"]
 VADER_ALPHA = 15.0
 
 
-class _Analyzer(SentimentIntensityAnalyzer):  # type: ignore[misc]
+class _Analyzer(SentimentIntensityAnalyzer):
     """VADER that also reports the absolute sentiment mass of the text as `intensity`."""
 
     def score_valence(self, sentiments: list[float], text: str) -> dict[str, Any]:

@@ -4,7 +4,8 @@
 
 - R_r = `role_vector(r, dim)`: unitary, so `unbind(shape, R_r)` recovers w_r · f_r plus
   noise from the other roles, and clean-up against filler symbols names the filler.
-- f_r = `symbol_vector(canonical_filler(text), dim, namespace="filler")`. A multi-word
+- f_r = `symbol_vector(canonical_filler(text), dim, namespace="filler")` (drawn in batches
+  with `symbol_matrix`, which gives the same rows). A multi-word
   filler ("the design review", "New York") is ONE symbol, not a sum of word symbols:
   roles are recalled by exact filler, and a probe for "new york" must not half-match
   "new build" or "York". `canonical_filler` lowercases, collapses whitespace, trims
@@ -23,12 +24,16 @@ A text with no filled role at all gets the zero vector.
 from __future__ import annotations
 
 import re
+import threading
+from bisect import bisect_left, bisect_right
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 import numpy as np
 
-from lumina.core.hrr import bind, normalize, superpose
-from lumina.core.symbols import ROLES, role_vector, symbol_vector
+from lumina.core.hrr import normalize
+from lumina.core.symbols import ROLES, role_vector, symbol_matrix
 
 from .attribution_fast import word_weight
 from .stage import Draft, Stage
@@ -48,26 +53,81 @@ def canonical_filler(filler: str) -> str:
     return stripped or text
 
 
-def _roles_matrix(dim: int) -> np.ndarray:
-    return np.stack([role_vector(r, dim) for r in ROLES])
+@lru_cache(maxsize=8)
+def _role_spectra(dim: int) -> np.ndarray:
+    """rfft of the six role vectors, (6, dim // 2 + 1); computed once per dimension."""
+    return np.fft.rfft(np.stack([role_vector(r, dim) for r in ROLES]), axis=-1).astype(np.complex64)
+
+
+class _SymbolCache:
+    """Filler vectors by canonical name, bounded, generated in one batch call on a miss.
+
+    `symbol_matrix` draws all missing names of a batch in one vectorized pass, several times
+    faster than one `symbol_vector` call per name; what/why fillers are mostly new phrases.
+    """
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self.capacity = capacity
+        self._vectors: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+        # The worker enriches in a thread while API threads build probes: one at a time here.
+        self._lock = threading.Lock()
+
+    def matrix(self, names: Sequence[str], dim: int) -> np.ndarray:
+        with self._lock:
+            return self._matrix(names, dim)
+
+    def _matrix(self, names: Sequence[str], dim: int) -> np.ndarray:
+        missing = [n for n in dict.fromkeys(names) if (n, dim) not in self._vectors]
+        if missing:
+            for name, vec in zip(
+                missing, symbol_matrix(missing, dim, FILLER_NAMESPACE), strict=True
+            ):
+                self._vectors[(name, dim)] = vec
+        out = np.empty((len(names), dim), dtype=np.float32)
+        for i, name in enumerate(names):
+            key = (name, dim)
+            out[i] = self._vectors[key]
+            self._vectors.move_to_end(key)
+        while len(self._vectors) > self.capacity:
+            self._vectors.popitem(last=False)
+        return out
+
+
+_SYMBOLS = _SymbolCache()
 
 
 def compose(
     fillers: Sequence[Mapping[str, str]], weights: Sequence[Mapping[str, float]], dim: int
 ) -> np.ndarray:
-    """Shapes (n, dim) for n role → filler maps and their role → weight maps."""
+    """Shapes (n, dim) for n role → filler maps and their role → weight maps.
+
+    Binding and superposition are linear, so the weighted sum is taken in the frequency
+    domain and inverted once per shape: rfft(shape) = Σ_r w_r · rfft(R_r) · rfft(f_r). This
+    equals normalize(superpose(bind(R, F), w)) up to float rounding, with one inverse FFT per
+    shape instead of one per role.
+    """
     n = len(fillers)
-    filler_vecs = np.zeros((n, len(ROLES), dim), dtype=np.float32)
-    w = np.zeros((n, len(ROLES)), dtype=np.float32)
+    rows: list[int] = []
+    role_index: list[int] = []
+    names: list[str] = []
+    w: list[float] = []
     for i, (roles, role_weights) in enumerate(zip(fillers, weights, strict=True)):
         for j, role in enumerate(ROLES):
             filler = roles.get(role)
             if filler:
-                filler_vecs[i, j] = symbol_vector(canonical_filler(filler), dim, FILLER_NAMESPACE)
-                w[i, j] = role_weights.get(role, 1.0)
-    # One batched FFT over (n, 6, dim): binding every role of every draft at once.
-    bound = bind(_roles_matrix(dim)[None, :, :], filler_vecs)
-    return normalize(superpose(bound, w))
+                rows.append(i)
+                role_index.append(j)
+                names.append(canonical_filler(filler))
+                w.append(role_weights.get(role, 1.0))
+    bins = dim // 2 + 1
+    # One slot per (unit, role): each is filled at most once, so a reshape-and-sum adds them.
+    slots = np.zeros((n * len(ROLES), bins), dtype=np.complex64)
+    if names:
+        filler_spectra = np.fft.rfft(_SYMBOLS.matrix(names, dim), axis=-1)
+        terms = np.asarray(w, dtype=np.float32)[:, None] * _role_spectra(dim)[role_index]
+        slots[np.asarray(rows) * len(ROLES) + np.asarray(role_index)] = terms * filler_spectra
+    spectrum = slots.reshape(n, len(ROLES), bins).sum(axis=1)
+    return normalize(np.fft.irfft(spectrum, n=dim, axis=-1))
 
 
 def probe(roles: Mapping[str, str], dim: int = 1024) -> np.ndarray:
@@ -82,19 +142,17 @@ def probe(roles: Mapping[str, str], dim: int = 1024) -> np.ndarray:
     return compose([roles], [dict.fromkeys(roles, 1.0)], dim)[0]
 
 
-def role_weight(draft: Draft, filler: str) -> float:
+def role_weight(draft: Draft, filler: str, lowered: str | None = None) -> float:
     """w_r of one filler in one draft (see the module docstring), rounded to 4 decimals."""
     tokens = draft.tokens
     weight = None
     if tokens is not None and draft.token_weights:
-        start = draft.text.lower().find(filler.lower())
+        start = (lowered if lowered is not None else draft.text.lower()).find(filler.lower())
         if start >= 0:
-            end = start + len(filler)
-            inside = [
-                w
-                for s, e, w in zip(tokens.starts, tokens.ends, draft.token_weights, strict=True)
-                if s < end and e > start and w > 0.0
-            ]
+            # Tokens overlapping the filler: ending after its start, starting before its end.
+            first = bisect_right(tokens.ends, start)
+            last = bisect_left(tokens.starts, start + len(filler))
+            inside = [w for w in draft.token_weights[first:last] if w > 0.0]
             weight = sum(inside) / len(inside) if inside else 0.0
     if weight is None:  # not in the text: the author as `who`
         parts = [word_weight(p) for p in filler.split()]
@@ -116,10 +174,10 @@ class HrrShape(Stage):
 
     def __call__(self, drafts: list[Draft]) -> list[Draft]:
         fillers = [d.roles.filled() for d in drafts]
-        weights = [
-            {role: role_weight(d, filler) for role, filler in f.items()}
-            for d, f in zip(drafts, fillers, strict=True)
-        ]
+        weights = []
+        for draft, filled in zip(drafts, fillers, strict=True):
+            lowered = draft.text.lower()
+            weights.append({r: role_weight(draft, f, lowered) for r, f in filled.items()})
         shapes = compose(fillers, weights, self.dim)
         for draft, shape, w in zip(drafts, shapes, weights, strict=True):
             draft.shape = shape

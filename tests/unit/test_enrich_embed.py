@@ -20,14 +20,28 @@ from lumina.errors import ConfigError
 from lumina.schemas import TextEvent
 
 
+def _cached_model() -> Path | None:
+    """A static model some earlier run left: LUMINA_TEST_MODELS, then the `make setup` cache."""
+    home = Path(os.environ.get("LUMINA_HOME") or Path.home() / ".lumina").expanduser()
+    for folder in (
+        os.environ.get("LUMINA_TEST_MODELS"),
+        os.environ.get("LUMINA_MODELS_HOME"),
+        home / "models",
+    ):
+        if folder and (Path(folder) / STATIC_MODEL_NAME / "model.safetensors").is_file():
+            return Path(folder) / STATIC_MODEL_NAME
+    return None
+
+
 @pytest.fixture(scope="session")
 def embedder(tmp_path_factory: pytest.TempPathFactory) -> StaticEmbedder:
-    # LUMINA_TEST_MODELS keeps one distilled model across test runs; else once per session.
-    cache = os.environ.get("LUMINA_TEST_MODELS")
-    models_dir = Path(cache) if cache else tmp_path_factory.getbasetemp() / "models"
-    if not (models_dir / STATIC_MODEL_NAME).is_dir() and importlib.util.find_spec("torch") is None:
+    cached = _cached_model()
+    if cached is not None:
+        return StaticEmbedder(cached)
+    if importlib.util.find_spec("torch") is None:
         pytest.skip("no cached static model and no torch to distill one (run `make setup`)")
-    return StaticEmbedder(ensure_static_model(models_dir))
+    # Distilled once per session; every test module asking for it shares this folder.
+    return StaticEmbedder(ensure_static_model(tmp_path_factory.getbasetemp() / "models"))
 
 
 def test_embed_vectors_are_unit_norm_float32_of_dim_256(embedder: StaticEmbedder) -> None:

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from wordfreq import top_n_list
 
-from lumina.core.hrr import CleanupMemory, cosine, unbind
-from lumina.core.symbols import role_vector, symbol_matrix
+from lumina.core.hrr import CleanupMemory, bind, cosine, normalize, superpose, unbind
+from lumina.core.symbols import role_vector, symbol_matrix, symbol_vector
 from lumina.enrich.attribution_fast import FastAttribution
 from lumina.enrich.roles_rules import RuleRoles
 from lumina.enrich.shape import HrrShape, canonical_filler, probe
@@ -149,3 +149,14 @@ def test_shape_probe_ranks_the_matching_unit_first() -> None:
 def test_shape_probe_rejects_unknown_roles() -> None:
     with pytest.raises(ValueError, match="unknown roles"):
         probe({"whom": "Alice"}, DIM)
+
+
+def test_shape_equals_the_documented_formula() -> None:
+    # Downstream code may rebuild a shape from the stored roles and weights; it must match.
+    (draft,) = _shape([("Alice deployed the billing service in Dublin on Friday.", "ops")])
+    filled = draft.roles.filled()
+    roles = list(filled)
+    fillers = np.stack([symbol_vector(canonical_filler(filled[r]), DIM, "filler") for r in roles])
+    keys = np.stack([role_vector(r, DIM) for r in roles])
+    expected = normalize(superpose(bind(keys, fillers), [draft.shape_weights[r] for r in roles]))
+    assert np.allclose(draft.shape, expected, atol=1e-5)
