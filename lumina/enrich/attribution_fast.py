@@ -25,8 +25,9 @@ a sentence-initial capitalised word joins only when it is a known speaker, start
 multi-word name, follows a title, is followed by a speech verb ("Bob said"), or looks like
 a named subject (uncommon as a lowercase word, zipf < NAME_ZIPF, and followed directly by
 a word that is not a preposition or determiner). Runs are PERSON when they match a known
-speaker (the batch's authors), follow a title (Dr., Mrs.), or are followed by a speech
-verb; PROPER otherwise.
+speaker (the event's author, or a configured roster), follow a title (Dr., Mrs.), or are
+followed by a speech verb; PROPER otherwise. Nothing depends on the other events of the
+batch, so an event enriches the same whichever batch it arrives in.
 """
 
 from __future__ import annotations
@@ -79,8 +80,9 @@ PREPOSITIONS = frozenset(
 )  # fmt: skip
 DETERMINERS = frozenset(
     {"the", "a", "an", "this", "that", "these", "those", "my", "our", "your", "his", "her",
-     "their", "its", "some", "any", "every", "each", "no", "and", "or", "but"}
+     "their", "its", "some", "any", "every", "each", "no"}
 )  # fmt: skip
+CONJUNCTIONS = frozenset({"and", "or", "but", "nor", "so", "yet"})
 
 
 @lru_cache(maxsize=262_144)
@@ -209,9 +211,15 @@ def known_names(authors: Iterable[str | None]) -> frozenset[str]:
     return frozenset(names)
 
 
+# English capitalises "I" and its contractions everywhere; they are the speaker, not a name.
+FIRST_PERSON_I = frozenset({"i", "i'm", "i've", "i'll", "i'd"})
+
+
 def _starts_name(tokens: Tokens, i: int, known: frozenset[str]) -> bool:
     """Whether the capitalised token i may open an entity run."""
     lower, words, breaks = tokens.lower, tokens.words, tokens.breaks
+    if lower[i].replace("\u2019", "'") in FIRST_PERSON_I:
+        return False
     nxt = i + 1
     next_is_capital_name = (
         nxt < len(words)
@@ -235,7 +243,9 @@ def _starts_name(tokens: Tokens, i: int, known: frozenset[str]) -> bool:
         return False
     if lower[nxt] == "and":  # "Alice and Bob …"
         return nxt + 1 < len(words) and _is_capitalised(words[nxt + 1])
-    return lower[nxt] not in PREPOSITIONS and lower[nxt] not in DETERMINERS
+    return not (
+        lower[nxt] in PREPOSITIONS or lower[nxt] in DETERMINERS or lower[nxt] in CONJUNCTIONS
+    )
 
 
 def find_entities(
@@ -307,12 +317,14 @@ class FastAttribution(Stage):
     assigns = ("token_weights", "salience", "attribution", "entities")
 
     def __init__(self, speakers: Iterable[str] = ()) -> None:
-        # Names that are always PERSON (e.g. a team roster), on top of each batch's authors.
+        # Names that are always PERSON (e.g. a team roster), on top of each event's author.
         self.speakers = known_names(speakers)
 
     def __call__(self, drafts: list[Draft]) -> list[Draft]:
-        known = self.speakers | known_names(d.event.author for d in drafts)
         for draft in drafts:
+            # Only the event's own author, never its batch neighbours': a re-delivered event
+            # lands in another batch and must come out the same.
+            known = self.speakers | known_names([draft.event.author])
             tokens = require_tokens(draft, self.version)
             weights = token_weights(tokens)
             order = _heaviest_first(weights)

@@ -23,6 +23,7 @@ Fillers are slices of the normalized text, trimmed of punctuation.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 
 from lumina.schemas import Entity, Roles
@@ -134,9 +135,9 @@ def _entity_index(tokens: Tokens, entities: Sequence[Entity]) -> dict[int, tuple
 def _temporal_mask(tokens: Tokens, spans: Sequence[Timex]) -> list[bool]:
     mask = [False] * len(tokens)
     for t in spans:
-        for j, (s, e) in enumerate(zip(tokens.starts, tokens.ends, strict=True)):
-            if s < t.end and e > t.start:
-                mask[j] = True
+        # Tokens overlapping the span: ending after its start, starting before its end.
+        for j in range(bisect_right(tokens.ends, t.start), bisect_left(tokens.starts, t.end)):
+            mask[j] = True
     return mask
 
 
@@ -145,7 +146,7 @@ def _verb_like(lower: str) -> bool:
 
 
 class _Clause:
-    """Subject and verb positions of the first clause that has a verb."""
+    """What the first clause with a subject or verb says: named subject, "I"/"we", verb index."""
 
     __slots__ = ("first_person", "named_subject", "verb")
 
@@ -173,7 +174,7 @@ def _parse_clause(
         and (
             lower[i] in DISCOURSE
             or temporal[i]
-            or (lower[i].endswith("ly") and lower[i] not in PRONOUNS and i + 1 < hi)
+            or (lower[i].endswith("ly") and i + 1 < hi)
             or (lower[i] in AUXILIARIES and i + 1 < hi and lower[i + 1] in PRONOUNS)
         )
     ):
@@ -359,7 +360,7 @@ def extract_roles(tokens: Tokens, entities: Sequence[Entity], author: str | None
 
 
 class RuleRoles(Stage):
-    """Rule-based 6W roles over tokens and entities; no model, a few microseconds a text."""
+    """Rule-based 6W roles over tokens and entities; no model, tens of microseconds a text."""
 
     name = "roles"
     version = "roles.rules.v1"

@@ -131,11 +131,24 @@ def test_attribution_author_and_titled_names_are_person() -> None:
     assert labels[1]["Lagos"] == "PROPER"
 
 
-def test_attribution_speakers_of_the_batch_are_known_names() -> None:
-    # Bob is a common word ("bob"), so at a sentence start only the batch's authors vouch for it.
-    drafts = [
-        Draft.from_event(TextEvent(scope="t", text="Bob fixed the flaky test.", author="alice"), 0),
-        Draft.from_event(TextEvent(scope="t", text="thanks!", author="Bob"), 0),
-    ]
-    FastAttribution()(RegexTokenizer()(drafts))
-    assert {e.text: e.label for e in drafts[0].entities} == {"Bob": "PERSON"}
+def test_attribution_configured_speakers_are_person() -> None:
+    # "bob" is a common word, so at a sentence start only a roster vouches for the name.
+    text = "Bob fixed the flaky test."
+    drafts = [Draft.from_event(TextEvent(scope="t", text=text, author="alice"), 0)]
+    plain = FastAttribution()(RegexTokenizer()(drafts))[0]
+    assert plain.entities == []
+    drafts = [Draft.from_event(TextEvent(scope="t", text=text, author="alice"), 0)]
+    roster = FastAttribution(speakers=["Bob"])(RegexTokenizer()(drafts))[0]
+    assert {e.text: e.label for e in roster.entities} == {"Bob": "PERSON"}
+
+
+def test_attribution_does_not_depend_on_batch_neighbours() -> None:
+    # A re-delivered event arrives in another batch; its unit must not change.
+    texts = ["Bob fixed the flaky test.", "thanks!", "Carol moved it to Lisbon."]
+    authors = ["alice", "Bob", "Carol"]
+    events = [TextEvent(scope="t", text=t, author=a) for t, a in zip(texts, authors, strict=True)]
+    together = FastAttribution()(RegexTokenizer()([Draft.from_event(e, 0) for e in events]))
+    for event, draft in zip(events, together, strict=True):
+        (alone,) = FastAttribution()(RegexTokenizer()([Draft.from_event(event, 0)]))
+        assert alone.entities == draft.entities
+        assert alone.token_weights == draft.token_weights

@@ -283,3 +283,19 @@ def test_pipeline_enrich_is_the_one_call_form(embedder: StaticEmbedder, tmp_path
     units = enrich([_event("first"), _event("second")], Settings(home=tmp_path))
     assert [u.text for u in units] == ["first", "second"]
     assert units[1].provenance.previous_link == units[0].provenance.chain_link
+
+
+def test_pipeline_unit_does_not_depend_on_its_batch(embedder: StaticEmbedder) -> None:
+    # A re-delivered event lands in another batch: same id, same content, only the chain
+    # position may differ.
+    pipeline = _pipeline(embedder)
+    events = [
+        _event("Bob fixed the flaky test in Dublin.", author="alice", ts=NOW_MS),
+        _event("thanks!", author="Bob", ts=NOW_MS + 1),
+        _event("Carol moved the standup to 10:30 because of the outage.", ts=NOW_MS + 2),
+    ]
+    together = _run(pipeline, *events).units
+    volatile = {"provenance": {"chain_link", "previous_link"}}
+    for event, unit in zip(events, together, strict=True):
+        (alone,) = _run(pipeline, event).units
+        assert alone.model_dump(exclude=volatile) == unit.model_dump(exclude=volatile)

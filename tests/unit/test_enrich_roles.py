@@ -113,3 +113,13 @@ def test_roles_fillers_are_trimmed_slices_of_the_text() -> None:
     assert roles.why == "Anna insisted"
     for filler in (roles.where, roles.why):
         assert filler in text
+
+
+def test_roles_mid_sentence_first_person_contraction_is_the_author() -> None:
+    from lumina.enrich import enrich
+    from lumina.schemas import TextEvent
+
+    event = TextEvent(scope="s", author="Dan", text="Then I'll pause the nightly export tonight.")
+    unit = enrich([event])[0]
+    assert unit.roles.who == "Dan"
+    assert all(e.text != "I'll" for e in unit.entities)
