@@ -37,7 +37,7 @@ def print_hits(hits: Sequence[dict[str, Any]]) -> None:
 
 
 def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    cells = [[_clip(str(v), 60) for v in row] for row in rows]
+    cells = [[_clip("-" if v is None else str(v), 60) for v in row] for row in rows]
     widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
     print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
     for row in cells:

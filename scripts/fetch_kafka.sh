@@ -69,21 +69,5 @@ mv "$staging" "$dest/libs"
 chmod 755 "$dest/libs"
 trap - EXIT
 
-# The broker's log4j2 config: WARN and above to broker.log in the broker's data dir
-# (kafka.logs.dir is set by lumina.brokers.kafka), nothing to the console.
-cat >"$dest/log4j2.properties" <<'EOF'
-# Written by scripts/fetch_kafka.sh for Lumina's local Kafka test broker.
-status = warn
-name = lumina-kafka
-appender.file.type = File
-appender.file.name = FILE
-appender.file.fileName = ${sys:kafka.logs.dir}/broker.log
-appender.file.append = true
-appender.file.layout.type = PatternLayout
-appender.file.layout.pattern = [%d] %p %m (%c)%n
-rootLogger.level = WARN
-rootLogger.appenderRef.file.ref = FILE
-EOF
-
 echo "$want" >"$stamp"
 echo "Kafka $version ready: $(find "$dest/libs" -name '*.jar' | wc -l) jars in $dest/libs"

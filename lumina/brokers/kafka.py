@@ -53,7 +53,7 @@ _TOOL_JVM_FLAGS = (
 )
 
 # Used when LUMINA_HOME holds jars but not the file fetch_kafka.sh writes (e.g. copied by hand).
-_FALLBACK_LOG4J2 = """\
+LOG4J2_CONFIG = """\
 # Lumina's local Kafka: WARN and above to broker.log in the data dir, nothing to the console.
 status = warn
 name = lumina-kafka
@@ -155,12 +155,10 @@ class KafkaBroker(LocalBroker):
         return self.data_dir / "server.properties"
 
     def _log4j_config(self) -> Path:
-        fetched = self.home / "kafka" / self.version / "log4j2.properties"
-        if fetched.is_file():
-            return fetched
-        fallback = self.data_dir / "log4j2.properties"
-        fallback.write_text(_FALLBACK_LOG4J2, encoding="utf-8")
-        return fallback
+        # Written beside the data, so the config always matches this code's version.
+        path = self.data_dir / "log4j2.properties"
+        path.write_text(LOG4J2_CONFIG, encoding="utf-8")
+        return path
 
     def _server_properties(self, controller_port: int) -> str:
         props = {

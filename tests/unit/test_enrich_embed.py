@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from lumina.enrich.embed import (
-    STATIC_MODEL_NAME,
     StaticEmbed,
     StaticEmbedder,
     ensure_static_model,
@@ -18,30 +16,6 @@ from lumina.enrich.embed import (
 from lumina.enrich.stage import Draft
 from lumina.errors import ConfigError
 from lumina.schemas import TextEvent
-
-
-def _cached_model() -> Path | None:
-    """A static model some earlier run left: LUMINA_TEST_MODELS, then the `make setup` cache."""
-    home = Path(os.environ.get("LUMINA_HOME") or Path.home() / ".lumina").expanduser()
-    for folder in (
-        os.environ.get("LUMINA_TEST_MODELS"),
-        os.environ.get("LUMINA_MODELS_HOME"),
-        home / "models",
-    ):
-        if folder and (Path(folder) / STATIC_MODEL_NAME / "model.safetensors").is_file():
-            return Path(folder) / STATIC_MODEL_NAME
-    return None
-
-
-@pytest.fixture(scope="session")
-def embedder(tmp_path_factory: pytest.TempPathFactory) -> StaticEmbedder:
-    cached = _cached_model()
-    if cached is not None:
-        return StaticEmbedder(cached)
-    if importlib.util.find_spec("torch") is None:
-        pytest.skip("no cached static model and no torch to distill one (run `make setup`)")
-    # Distilled once per session; every test module asking for it shares this folder.
-    return StaticEmbedder(ensure_static_model(tmp_path_factory.getbasetemp() / "models"))
 
 
 def test_embed_vectors_are_unit_norm_float32_of_dim_256(embedder: StaticEmbedder) -> None:

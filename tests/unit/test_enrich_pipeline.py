@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,7 @@ from lumina.core.provenance import GENESIS, ChainEntry, ProvenanceChain, verify_
 from lumina.enrich import EnrichResult, Incoming, Pipeline, StageFailure
 from lumina.enrich.affect import VaderAffect
 from lumina.enrich.attribution_fast import FastAttribution
-from lumina.enrich.embed import STATIC_MODEL_NAME, StaticEmbed, StaticEmbedder, ensure_static_model
+from lumina.enrich.embed import STATIC_MODEL_NAME, StaticEmbed, StaticEmbedder
 from lumina.enrich.roles_rules import RuleRoles
 from lumina.enrich.shape import HrrShape
 from lumina.enrich.stage import Draft, Stage
@@ -23,30 +21,6 @@ from lumina.schemas import KafkaOrigin, MemoryUnit, TextEvent
 
 DIM = 1024
 NOW_MS = 1_750_000_000_000
-
-
-def _cached_model() -> Path | None:
-    """A static model some earlier run left: LUMINA_TEST_MODELS, then the `make setup` cache."""
-    home = Path(os.environ.get("LUMINA_HOME") or Path.home() / ".lumina").expanduser()
-    for folder in (
-        os.environ.get("LUMINA_TEST_MODELS"),
-        os.environ.get("LUMINA_MODELS_HOME"),
-        home / "models",
-    ):
-        if folder and (Path(folder) / STATIC_MODEL_NAME / "model.safetensors").is_file():
-            return Path(folder) / STATIC_MODEL_NAME
-    return None
-
-
-@pytest.fixture(scope="session")
-def embedder(tmp_path_factory: pytest.TempPathFactory) -> StaticEmbedder:
-    cached = _cached_model()
-    if cached is not None:
-        return StaticEmbedder(cached)
-    if importlib.util.find_spec("torch") is None:
-        pytest.skip("no cached static model and no torch to distill one (run `make setup`)")
-    # Distilled once per session; every test module asking for it shares this folder.
-    return StaticEmbedder(ensure_static_model(tmp_path_factory.getbasetemp() / "models"))
 
 
 class Poison(Stage):
