@@ -148,7 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     broker = sub.add_parser("broker", help="run a local broker in the foreground on 127.0.0.1")
     broker.add_argument("--kind", choices=("kafka", "tansu"), default="tansu")
     broker.add_argument("--port", type=int, default=None, help="default: a free port")
-    broker.add_argument("--data-dir", default=None, help="default: a folder under LUMINA_HOME")
+    broker.add_argument(
+        "--data-dir", default=None, help="default: a temporary folder, removed on stop"
+    )
     broker.set_defaults(func=cmd_broker)
 
     search = sub.add_parser("search", help="semantic top-k within one scope")
