@@ -38,6 +38,15 @@ class SearchHit:
         return self.__dict__.copy()
 
 
+def redact_dsn(dsn: str) -> str:
+    """The DSN with its password replaced, for messages and logs."""
+    parsed = urlparse(dsn)
+    if parsed.password is None:
+        return dsn
+    netloc = parsed.netloc.replace(f":{parsed.password}@", ":***@", 1)
+    return parsed._replace(netloc=netloc).geturl()
+
+
 def check_dsn(dsn: str) -> str:
     parsed = urlparse(dsn)
     if parsed.scheme == "chdb":
@@ -46,7 +55,9 @@ def check_dsn(dsn: str) -> str:
         return dsn
     if parsed.scheme in ("http", "https"):
         return dsn
-    raise ConfigError(f"unsupported store DSN {dsn!r}: use chdb:///abs/path or http(s)://…")
+    raise ConfigError(
+        f"unsupported store DSN {redact_dsn(dsn)!r}: use chdb:///abs/path or http(s)://…"
+    )
 
 
 class MemoryStore:
@@ -150,7 +161,7 @@ def open_store(dsn: str, *, migrate: bool = True) -> MemoryStore:
     try:
         client = clickhouse_connect.get_client(dsn=dsn)
     except Exception as exc:  # the driver raises several types; say which store failed
-        raise StoreError(f"cannot open the store at {dsn}: {exc}") from exc
+        raise StoreError(f"cannot open the store at {redact_dsn(dsn)}: {exc}") from exc
     store = MemoryStore(client, dsn)
     if migrate:
         store.migrate()

@@ -104,3 +104,12 @@ def test_store_dead_letters_round_trip(store: MemoryStore) -> None:
     store.insert_dead_letters([letter, letter])
     rows = store.query_rows("SELECT reason, original_b64 FROM dead_letters FINAL")
     assert rows == [("invalid_utf8", letter.original_b64)]
+
+
+def test_store_errors_never_show_the_password() -> None:
+    from lumina.errors import StoreError
+
+    dsn = "http://lumina:s3cr3t-pw@127.0.0.1:1/db"
+    with pytest.raises(StoreError) as caught:
+        open_store(dsn)
+    assert "s3cr3t-pw" not in str(caught.value) and "lumina:***@127.0.0.1" in str(caught.value)

@@ -1,0 +1,36 @@
+"""Settings come from LUMINA_* variables; the secret never shows when printed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from lumina.config import Settings
+
+
+def test_config_reads_lumina_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("LUMINA_HOME", str(tmp_path))
+    monkeypatch.setenv("LUMINA_KAFKA_BROKERS", "k1:9092,k2:9092")
+    monkeypatch.setenv("LUMINA_PARTITIONS", "12")
+    monkeypatch.delenv("LUMINA_CLICKHOUSE_DSN", raising=False)
+    settings = Settings()
+    assert settings.kafka_brokers == "k1:9092,k2:9092" and settings.partitions == 12
+    assert settings.store_dsn == f"chdb://{tmp_path.resolve() / 'store'}"
+    assert settings.topic("units") == "lumina.units"
+
+
+def test_config_secret_is_never_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LUMINA_SECRET", "hunter2-correct-horse")
+    settings = Settings()
+    for shown in (repr(settings), str(settings), settings.model_dump_json()):
+        assert "hunter2" not in shown
+    assert settings.secret is not None
+    assert settings.secret.get_secret_value() == "hunter2-correct-horse"
+
+
+def test_config_rejects_impossible_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LUMINA_PARTITIONS", "0")
+    with pytest.raises(ValidationError):
+        Settings()
