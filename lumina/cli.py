@@ -11,37 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from lumina.config import Settings, get_settings
+from lumina.display import print_hits, print_table
 from lumina.errors import LuminaError
 
 
 def _print_json(value: Any) -> None:
     json.dump(value, sys.stdout, indent=2, default=str)
     sys.stdout.write("\n")
-
-
-def _clip(text: str | None, width: int) -> str:
-    text = (text or "").replace("\n", " ")
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def print_hits(hits: Sequence[dict[str, Any]]) -> None:
-    if not hits:
-        print("no results")
-        return
-    print(f"{'score':>6}  {'id':<12}  {'who':<10}  text")
-    for hit in hits:
-        print(
-            f"{hit['score']:6.3f}  {hit['id'][:12]:<12}  {_clip(hit['who'], 10):<10}  "
-            f"{_clip(hit['text'], 80)}"
-        )
-
-
-def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    cells = [[_clip("-" if v is None else str(v), 60) for v in row] for row in rows]
-    widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
-    for row in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
 
 
 # -- commands -------------------------------------------------------------------------------

@@ -15,8 +15,8 @@ from aiokafka import AIOKafkaProducer
 
 from lumina.brokers import TansuBroker, free_port
 from lumina.brokers.base import tail_of
-from lumina.cli import print_hits, print_table
 from lumina.config import Settings
+from lumina.display import print_hits, print_table
 from lumina.errors import LuminaError, StoreError
 from lumina.remote import WorkerClient
 
