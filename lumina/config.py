@@ -49,7 +49,12 @@ class Settings(BaseSettings):
     sink_batch_size: int = Field(default=2000, gt=0)
     sink_within_s: float = Field(default=1.0, gt=0)
     hrr_dim: int = Field(default=1024, ge=64)
-    embedder: Literal["static"] = "static"
+    profile: Literal["fast", "full"] = Field(
+        default="fast", description="fast: fast attribution + static; full: spaCy + MiniLM."
+    )
+    attribution: Literal["fast", "spacy", "auto"] = "auto"
+    embedder: Literal["static", "minilm", "auto"] = "auto"
+    spacy_model: str = "en_core_web_sm"
     half_life_s: float = Field(default=7 * 24 * 3600.0, gt=0)
     decay_floor: float = Field(default=0.05, ge=0, le=1)
     api_host: str = "127.0.0.1"
