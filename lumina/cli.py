@@ -92,6 +92,20 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return run_demo(settings)
 
 
+def cmd_enrich(args: argparse.Namespace, settings: Settings) -> int:
+    from lumina.offline import enrich_file, rejects_path_for
+
+    if args.profile:
+        settings = settings.model_copy(update={"profile": args.profile})
+    output = Path(args.output)
+    counts = enrich_file(Path(args.input), output, settings)
+    print(
+        f"read {counts.read}, units {counts.units}, rejected {counts.rejected}"
+        f" (rejects in {rejects_path_for(output)})"
+    )
+    return 0
+
+
 def cmd_schemas(args: argparse.Namespace, settings: Settings) -> int:
     from lumina.schemas.export import export_schemas
     from lumina.store.migrate import export_ddl
@@ -140,6 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
     sql.add_argument("query")
     sql.add_argument("--json", action="store_true")
     sql.set_defaults(func=cmd_sql)
+
+    enrich = sub.add_parser("enrich", help="TextEvents JSONL in, MemoryUnits JSONL out, no Kafka")
+    enrich.add_argument("input")
+    enrich.add_argument("-o", "--output", required=True)
+    enrich.add_argument("--profile", choices=("fast", "full"), default=None)
+    enrich.set_defaults(func=cmd_enrich)
 
     sub.add_parser("demo", help="run the bundled conversation end to end").set_defaults(
         func=cmd_demo
