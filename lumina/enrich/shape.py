@@ -27,18 +27,27 @@ import re
 import threading
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 
 import numpy as np
 
-from lumina.core.hrr import normalize
+from lumina.core.hrr import CleanupMemory, normalize, unbind
 from lumina.core.symbols import ROLES, role_vector, symbol_matrix
 
 from .attribution_fast import word_weight
 from .stage import Draft, Stage
 
-__all__ = ["FILLER_NAMESPACE", "HrrShape", "canonical_filler", "compose", "probe", "role_weight"]
+__all__ = [
+    "FILLER_NAMESPACE",
+    "HrrShape",
+    "canonical_filler",
+    "compose",
+    "filler_memory",
+    "probe",
+    "role_weight",
+    "unbind_role",
+]
 
 FILLER_NAMESPACE = "filler"
 WEIGHT_FLOOR = 0.1
@@ -140,6 +149,24 @@ def probe(roles: Mapping[str, str], dim: int = 1024) -> np.ndarray:
     if unknown:
         raise ValueError(f"unknown roles {sorted(unknown)}; roles are {ROLES}")
     return compose([roles], [dict.fromkeys(roles, 1.0)], dim)[0]
+
+
+def filler_memory(fillers: Iterable[str], dim: int = 1024) -> CleanupMemory:
+    """A clean-up memory over filler symbols (e.g. a scope's vocabulary), canonicalised."""
+    names = sorted({canonical_filler(f) for f in fillers if f and f.strip()})
+    return CleanupMemory(names, symbol_matrix(names, dim, FILLER_NAMESPACE))
+
+
+def unbind_role(
+    shape: np.ndarray, role: str, vocabulary: CleanupMemory, k: int = 5
+) -> list[tuple[str, float]]:
+    """Read one role back out of a shape: the vocabulary's fillers ranked by similarity."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; roles are {ROLES}")
+    dim = int(np.asarray(shape).shape[-1])
+    return vocabulary.nearest(
+        unbind(np.asarray(shape, dtype=np.float32), role_vector(role, dim)), k
+    )
 
 
 def role_weight(draft: Draft, filler: str, lowered: str | None = None) -> float:
