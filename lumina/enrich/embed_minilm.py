@@ -140,10 +140,11 @@ class MiniLMEmbedder:
         self.threads = default_threads() if threads is None else max(1, threads)
         self._model = _load(path, self.threads)
         # sentence-transformers 6 renamed the accessor; 5 (also allowed) has only the old name.
-        dimension = getattr(self._model, "get_embedding_dimension", None) or getattr(
-            self._model, "get_sentence_embedding_dimension"
-        )
-        self._dim = int(dimension())
+        model = self._model
+        if hasattr(model, "get_embedding_dimension"):
+            self._dim = int(model.get_embedding_dimension())
+        else:
+            self._dim = int(model.get_sentence_embedding_dimension())
 
     @property
     def dim(self) -> int:

@@ -69,30 +69,31 @@ def _role_spectra(dim: int) -> np.ndarray:
 
 
 class _SymbolCache:
-    """Filler vectors by canonical name, bounded, generated in one batch call on a miss.
+    """Filler spectra (rfft of the filler vectors) by canonical name, bounded.
 
     `symbol_matrix` draws all missing names of a batch in one vectorized pass, several times
     faster than one `symbol_vector` call per name; what/why fillers are mostly new phrases.
+    Spectra, not vectors, are kept because binding happens in the frequency domain: a cached
+    filler then costs no FFT at all.
     """
 
     def __init__(self, capacity: int = 4096) -> None:
         self.capacity = capacity
-        self._vectors: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()
+        self._vectors: OrderedDict[tuple[str, int], np.ndarray] = OrderedDict()  # spectra
         # The worker enriches in a thread while API threads build probes: one at a time here.
         self._lock = threading.Lock()
 
-    def matrix(self, names: Sequence[str], dim: int) -> np.ndarray:
+    def spectra(self, names: Sequence[str], dim: int) -> np.ndarray:
         with self._lock:
-            return self._matrix(names, dim)
+            return self._spectra(names, dim)
 
-    def _matrix(self, names: Sequence[str], dim: int) -> np.ndarray:
+    def _spectra(self, names: Sequence[str], dim: int) -> np.ndarray:
         missing = [n for n in dict.fromkeys(names) if (n, dim) not in self._vectors]
         if missing:
-            for name, vec in zip(
-                missing, symbol_matrix(missing, dim, FILLER_NAMESPACE), strict=True
-            ):
-                self._vectors[(name, dim)] = vec
-        out = np.empty((len(names), dim), dtype=np.float32)
+            fresh = np.fft.rfft(symbol_matrix(missing, dim, FILLER_NAMESPACE), axis=-1)
+            for name, spectrum in zip(missing, fresh.astype(np.complex64), strict=True):
+                self._vectors[(name, dim)] = spectrum
+        out = np.empty((len(names), dim // 2 + 1), dtype=np.complex64)
         for i, name in enumerate(names):
             key = (name, dim)
             out[i] = self._vectors[key]
@@ -132,7 +133,7 @@ def compose(
     # One slot per (unit, role): each is filled at most once, so a reshape-and-sum adds them.
     slots = np.zeros((n * len(ROLES), bins), dtype=np.complex64)
     if names:
-        filler_spectra = np.fft.rfft(_SYMBOLS.matrix(names, dim), axis=-1)
+        filler_spectra = _SYMBOLS.spectra(names, dim)
         terms = np.asarray(w, dtype=np.float32)[:, None] * _role_spectra(dim)[role_index]
         slots[np.asarray(rows) * len(ROLES) + np.asarray(role_index)] = terms * filler_spectra
     spectrum = slots.reshape(n, len(ROLES), bins).sum(axis=1)
