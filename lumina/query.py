@@ -20,12 +20,12 @@ class _LocalQueries:
     """MemorySearch with results as plain dicts, like the HTTP answers."""
 
     def __init__(self, settings: Settings) -> None:
-        from lumina.enrich.embed import StaticEmbedder
+        from lumina.enrich.profiles import load_encoder
         from lumina.store import open_store
         from lumina.store.search import MemorySearch
 
         self.store = open_store(settings.store_dsn)
-        self._search = MemorySearch(self.store, StaticEmbedder.from_models_dir(settings.models_dir))
+        self._search = MemorySearch(self.store, load_encoder(settings))
 
     def search(self, text: str, scope: str, k: int = 10) -> list[dict[str, Any]]:
         return [hit.as_dict() for hit in self._search.search(text, scope, k)]

@@ -14,7 +14,7 @@ from lumina.agents.sink import attach_sink_agents
 from lumina.api import attach_api
 from lumina.config import Settings
 from lumina.enrich import Pipeline
-from lumina.enrich.embed import StaticEmbedder
+from lumina.enrich.profiles import load_encoder
 from lumina.remote import RUN_FILE, WorkerHandle
 from lumina.store import MemoryStore, open_store
 from lumina.store.search import MemorySearch
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 
 def build_worker(settings: Settings, brokers: str, store: MemoryStore) -> faust.App:
-    embedder = StaticEmbedder.from_models_dir(settings.models_dir)  # loaded once, shared
+    embedder = load_encoder(settings)  # loaded once, shared by ingest and search
     pipeline = Pipeline.from_settings(settings, embedder=embedder)
     app = create_app(settings, brokers)
     topics = Topics.declare(app, settings)

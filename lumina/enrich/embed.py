@@ -108,8 +108,13 @@ def ensure_static_model(models_dir: Path) -> Path:
     return distill_static_model(target)
 
 
+STATIC_VERSION = "embed.static.v1"
+
+
 class StaticEmbedder:
     """Batched text → L2-normalized float32 vectors with a local model2vec model."""
+
+    version = STATIC_VERSION
 
     def __init__(self, path: Path) -> None:
         path = Path(path)
@@ -137,7 +142,7 @@ class StaticEmbed(Stage):
     """Embeds the whole batch in one call to the static model."""
 
     name = "embed"
-    version = "embed.static.v1"
+    version = STATIC_VERSION
     requires = ("text",)
     assigns = ("embedding",)
 

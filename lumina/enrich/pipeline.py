@@ -30,12 +30,9 @@ from lumina.schemas import (
 )
 
 from .affect import VaderAffect
-from .attribution_fast import FastAttribution
-from .embed import StaticEmbed, StaticEmbedder
-from .roles_rules import RuleRoles
+from .profiles import Encoder, attribution_stages, embed_stage, load_encoder
 from .shape import HrrShape
 from .stage import INITIAL_FIELDS, Draft, Stage
-from .tokens import RegexTokenizer
 
 __all__ = ["EnrichResult", "Incoming", "Pipeline", "StageFailure", "enrich", "event_identity"]
 
@@ -183,19 +180,20 @@ class Pipeline:
         cls,
         settings: Settings,
         *,
-        embedder: StaticEmbedder | None = None,
+        embedder: Encoder | None = None,
         clock: Clock | None = None,
     ) -> Pipeline:
-        """The default fast pipeline: tokens → attribution → roles → affect → embed → shape."""
-        embedder = embedder or StaticEmbedder.from_models_dir(settings.models_dir)
+        """The profile's pipeline: attribution (+ roles) → affect → embed → shape.
+
+        Pass `embedder` to share one loaded model with search (see `profiles.load_encoder`).
+        """
+        embedder = embedder or load_encoder(settings)
         secret = settings.secret.get_secret_value() if settings.secret else None
         return cls(
             [
-                RegexTokenizer(),
-                FastAttribution(),
-                RuleRoles(),
+                *attribution_stages(settings),
                 VaderAffect(),
-                StaticEmbed(embedder),
+                embed_stage(embedder),
                 HrrShape(settings.hrr_dim),
             ],
             dim=settings.hrr_dim,
@@ -332,6 +330,7 @@ def enrich(events: Sequence[TextEvent], settings: Settings | None = None) -> lis
     settings = settings or get_settings()
     key = (
         settings.models_dir, settings.hrr_dim, settings.half_life_s, settings.decay_floor,
+        settings.profile, settings.attribution, settings.embedder, settings.spacy_model,
         settings.secret.get_secret_value() if settings.secret else None,
     )  # fmt: skip
     pipeline = _DEFAULT_PIPELINES.get(key)

