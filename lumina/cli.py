@@ -106,6 +106,27 @@ def cmd_enrich(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_eval_sixw(args: argparse.Namespace, settings: Settings) -> int:
+    from lumina.enrich.evaluation import (
+        evaluate,
+        extractor_for,
+        format_markdown,
+        format_side_by_side,
+        load_gold,
+    )
+
+    gold = load_gold(Path(args.gold) if args.gold else None)
+    names = [args.attribution] if args.attribution else ["fast", "spacy"]
+    reports = {name: evaluate(extractor_for(name, settings), gold) for name in names}
+    print(format_markdown(reports) if args.markdown else format_side_by_side(reports))
+    if args.errors:
+        for name, report in reports.items():
+            print(f"\n# {name}: {len(report.mismatches)} mismatches")
+            for m in report.mismatches:
+                print(f"{m.id} {m.role:<5} gold={m.gold!r} predicted={m.predicted!r}")
+    return 0
+
+
 def cmd_schemas(args: argparse.Namespace, settings: Settings) -> int:
     from lumina.schemas.export import export_schemas
     from lumina.store.migrate import export_ddl
@@ -160,6 +181,20 @@ def build_parser() -> argparse.ArgumentParser:
     enrich.add_argument("-o", "--output", required=True)
     enrich.add_argument("--profile", choices=("fast", "full"), default=None)
     enrich.set_defaults(func=cmd_enrich)
+
+    evaluation = sub.add_parser("eval", help="measured accuracy")
+    eval_sub = evaluation.add_subparsers(dest="what", required=True)
+    sixw = eval_sub.add_parser("sixw", help="6W precision/recall/F1 on the gold set")
+    sixw.add_argument(
+        "--attribution",
+        choices=("fast", "spacy"),
+        default=None,
+        help="one attributor (default: both, side by side)",
+    )
+    sixw.add_argument("--gold", default=None, help="a gold JSONL (default: tests/data)")
+    sixw.add_argument("--markdown", action="store_true")
+    sixw.add_argument("--errors", action="store_true", help="list every mismatch")
+    sixw.set_defaults(func=cmd_eval_sixw)
 
     sub.add_parser("demo", help="run the bundled conversation end to end").set_defaults(
         func=cmd_demo

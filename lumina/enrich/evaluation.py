@@ -34,7 +34,6 @@ Enrichment layer: no Kafka and no ClickHouse imports. Run it with
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import json
 import string
@@ -395,28 +394,3 @@ def format_markdown(reports: dict[str, SixWReport]) -> str:
         speed += [f"{reports[name].texts_per_s:,.0f}", "", ""]
     lines.append("| texts/s | " + " | ".join(speed) + " |")
     return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("attributors", nargs="*", default=["fast"], help="fast and/or spacy")
-    parser.add_argument("--gold", type=Path, default=None, help="a gold JSONL file")
-    parser.add_argument("--markdown", action="store_true", help="print a Markdown table")
-    parser.add_argument("--errors", action="store_true", help="list every mismatch")
-    args = parser.parse_args(argv)
-    from lumina.config import get_settings
-
-    settings = get_settings()
-    gold = load_gold(args.gold)
-    reports = {name: evaluate(extractor_for(name, settings), gold) for name in args.attributors}
-    print(format_markdown(reports) if args.markdown else format_side_by_side(reports))
-    if args.errors:
-        for name, report in reports.items():
-            print(f"\n# {name}: {len(report.mismatches)} mismatches")
-            for m in report.mismatches:
-                print(f"{m.id} {m.role:<5} gold={m.gold!r} predicted={m.predicted!r}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
