@@ -1,0 +1,162 @@
+"""Enrichment speed and memory, fast and full profiles side by side, in one run.
+
+Run: .venv/bin/python bench/enrich_speed.py [--data PATH]
+
+Texts are real chat turns (LoCoMo dev, `../shared/data/locomo-dev.json` beside the repo)
+cut to exactly 20 words; without that file, the bundled demo conversation padded to 20
+words. Every figure is measured in this run; ratios compare the two halves of a profile.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from lumina.config import Settings
+from lumina.core.provenance import ProvenanceChain
+from lumina.enrich import Incoming, Pipeline
+from lumina.enrich.profiles import attribution_stages, load_encoder
+from lumina.enrich.stage import Draft
+from lumina.schemas import TextEvent
+
+REPO = Path(__file__).resolve().parents[1]
+LOCOMO = REPO.parent / "shared" / "data" / "locomo-dev.json"
+WORDS = 20
+
+RSS_PROBE = """
+import sys
+from lumina.config import Settings
+from lumina.core.provenance import ProvenanceChain
+from lumina.enrich import Incoming, Pipeline
+from lumina.schemas import TextEvent
+pipeline = Pipeline.from_settings(Settings(profile=sys.argv[1]))
+text = "Bench text number {} about the trip from Lisbon to Berlin."
+events = [TextEvent(scope="s", text=text.format(i)) for i in range(256)]
+pipeline.run([Incoming(e) for e in events], chain=ProvenanceChain())
+for line in open("/proc/self/status"):
+    if line.startswith(("VmRSS", "VmHWM")):
+        print(line.split()[0], int(line.split()[1]) // 1024)
+"""
+
+
+def twenty_word_texts(path: Path, n: int) -> list[str]:
+    if path.is_file():
+        data = json.loads(path.read_text())
+        turns = [
+            turn["text"]
+            for sample in data
+            for key, session in sample["conversation"].items()
+            if key.startswith("session_") and isinstance(session, list)
+            for turn in session
+        ]
+    else:
+        raw = resources.files("lumina.data").joinpath("demo_conversation.jsonl").read_text()
+        turns = [json.loads(line)["text"] for line in raw.splitlines()]
+    long = [" ".join(t.split()[:WORDS]) for t in turns if len(t.split()) >= WORDS]
+    pool = long or [" ".join((t.split() * WORDS)[:WORDS]) for t in turns]
+    return [pool[i % len(pool)] for i in range(n)]
+
+
+def rate(call: Callable[[], object], count: int, rounds: int = 3) -> float:
+    """Items per second, best of `rounds` (the least disturbed run on a shared machine)."""
+    call()  # warm caches and lazy loads
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        call()
+        best = min(best, time.perf_counter() - started)
+    return count / best
+
+
+def attribution_rate(settings: Settings, texts: Sequence[str]) -> float:
+    stages = attribution_stages(settings)
+    events = [TextEvent(scope="s", author="Ann", text=t) for t in texts]
+
+    def run() -> None:
+        drafts = [Draft.from_event(e, 0) for e in events]
+        for stage in stages:
+            drafts = stage(drafts)
+
+    return rate(run, len(texts))
+
+
+def unit_rates(settings: Settings, texts: Sequence[str], single: int) -> tuple[float, float, float]:
+    pipeline = Pipeline.from_settings(settings)
+    events = [
+        TextEvent(scope="s", author="Ann", text=t, event_id=str(i)) for i, t in enumerate(texts)
+    ]
+    chain = ProvenanceChain()
+
+    def batches() -> None:
+        for i in range(0, len(events), 256):
+            result = pipeline.run([Incoming(e) for e in events[i : i + 256]], chain=chain)
+            if result.failures:
+                raise SystemExit(f"{len(result.failures)} failures: figures would be meaningless")
+
+    batch_rate = rate(batches, len(events), rounds=2)
+    latencies = []
+    for event in events[:single]:
+        started = time.perf_counter()
+        pipeline.run([Incoming(event)], chain=chain)
+        latencies.append((time.perf_counter() - started) * 1000)
+    p50, p99 = np.percentile(latencies, [50, 99])
+    return batch_rate, float(p50), float(p99)
+
+
+def peak_rss_mib(profile: str) -> tuple[int, int]:
+    out = subprocess.run(
+        [sys.executable, "-c", RSS_PROBE, profile],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    ).stdout
+    values = {key.rstrip(":"): value for key, value in (line.split() for line in out.splitlines())}
+    return int(values["VmRSS"]), int(values["VmHWM"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=LOCOMO)
+    args = parser.parse_args()
+    fast, full = Settings(profile="fast"), Settings(profile="full")
+    texts = twenty_word_texts(args.data, 5000)
+    source = args.data.name if args.data.is_file() else "the demo conversation"
+    print(f"texts: {len(texts)} of {WORDS} words from {source}\n")
+
+    fast_attr = attribution_rate(fast, texts[:2000])
+    spacy_attr = attribution_rate(full, texts[:500])
+    print(f"attribution  fast   {fast_attr:10,.0f} texts/s (one process, pure Python)")
+    ratio = fast_attr / spacy_attr
+    print(f"attribution  spaCy  {spacy_attr:10,.0f} texts/s   fast/spaCy = {ratio:.1f}x")
+
+    static, minilm = load_encoder(fast), load_encoder(full)
+    static_rate = rate(lambda: static.encode(texts[:5000]), 5000)
+    minilm_rate = rate(lambda: minilm.encode(texts[:500]), 500, rounds=2)
+    print(f"embedding    static {static_rate:10,.0f} texts/s")
+    ratio = static_rate / minilm_rate
+    print(f"embedding    MiniLM {minilm_rate:10,.0f} texts/s   static/MiniLM = {ratio:.0f}x")
+
+    for name, settings, count, single in (("fast", fast, 5000, 500), ("full", full, 1000, 200)):
+        batch, p50, p99 = unit_rates(settings, texts[:count], single)
+        print(
+            f"units        {name:<6} {batch:10,.0f} units/s in batches of 256; "
+            f"one at a time p50 {p50:.2f} ms, p99 {p99:.2f} ms"
+        )
+
+    for profile in ("fast", "full"):
+        rss, peak = peak_rss_mib(profile)
+        print(f"memory       {profile:<6} RSS {rss} MiB after loading and a batch, peak {peak} MiB")
+
+
+if __name__ == "__main__":
+    main()
