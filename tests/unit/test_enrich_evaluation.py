@@ -252,6 +252,16 @@ def test_fast_attributor_accuracy_does_not_regress(fast_report: SixWReport) -> N
     assert fast_report["when"].f1 >= FAST_MIN_WHEN_F1, table
 
 
+def test_spacy_attributor_accuracy_does_not_regress(gold: list[GoldExample]) -> None:
+    # Measured 0.854 micro-F1 (fast: 0.737); guards sit ~0.05 below, like the fast ones.
+    pytest.importorskip("spacy")
+    report = evaluate(extractor_for("spacy", None), gold)
+    table = format_side_by_side({"spacy": report})
+    assert report.micro.f1 >= 0.80, table
+    assert report["who"].f1 >= 0.70, table
+    assert report["when"].f1 >= 0.87, table
+
+
 def test_fast_extractor_gives_the_pipelines_roles(
     gold: list[GoldExample], embedder, lumina_env
 ) -> None:
