@@ -18,6 +18,7 @@ import shutil
 import uuid
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 from model2vec import StaticModel
@@ -132,15 +133,18 @@ class StaticEmbedder:
         return normalize(np.asarray(vectors, dtype=np.float32))
 
 
-class StaticEmbed(Stage):
-    """Embeds the whole batch in one call to the static model."""
+class _Encodes(Protocol):
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class EmbedStage(Stage):
+    """Embeds the whole batch in one `encode` call; subclasses name the model's version."""
 
     name = "embed"
-    version = STATIC_VERSION
     requires = ("text",)
     assigns = ("embedding",)
 
-    def __init__(self, embedder: StaticEmbedder) -> None:
+    def __init__(self, embedder: _Encodes) -> None:
         self.embedder = embedder
 
     def __call__(self, drafts: list[Draft]) -> list[Draft]:
@@ -148,3 +152,9 @@ class StaticEmbed(Stage):
         for draft, vector in zip(drafts, vectors, strict=True):
             draft.embedding = vector
         return drafts
+
+
+class StaticEmbed(EmbedStage):
+    """The static model2vec embedder as a stage."""
+
+    version = STATIC_VERSION

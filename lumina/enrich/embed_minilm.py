@@ -26,7 +26,7 @@ import numpy as np
 from lumina.core.hrr import normalize
 from lumina.errors import ConfigError
 
-from .stage import Draft, Stage
+from .embed import EmbedStage
 
 __all__ = [
     "MINILM_DIM",
@@ -160,19 +160,7 @@ class MiniLMEmbedder:
         return normalize(np.asarray(vectors, dtype=np.float32))
 
 
-class MiniLMEmbed(Stage):
-    """Embeds the whole batch with MiniLM, `batch_size` texts per forward pass."""
+class MiniLMEmbed(EmbedStage):
+    """MiniLM as a stage: the whole batch, `batch_size` texts per forward pass."""
 
-    name = "embed"
     version = MINILM_VERSION
-    requires = ("text",)
-    assigns = ("embedding",)
-
-    def __init__(self, embedder: MiniLMEmbedder) -> None:
-        self.embedder = embedder
-
-    def __call__(self, drafts: list[Draft]) -> list[Draft]:
-        vectors = self.embedder.encode([d.text for d in drafts])
-        for draft, vector in zip(drafts, vectors, strict=True):
-            draft.embedding = vector
-        return drafts
