@@ -105,10 +105,8 @@ def test_recall_probe_ranks_the_matching_unit_first_among_1000() -> None:
     ]
     units = enrich(events)
     shapes = np.asarray([u.shape.vector for u in units], dtype=np.float32)
-    checked = 0
     for who, where in [("Chen", "Oslo"), ("Priya", "Kyoto"), ("Sven", "Delhi"), ("Rosa", "Cork")]:
         scores = shapes @ probe({"who": who, "where": where}, DIM)
         best = units[int(np.argmax(scores))]
         assert best.roles.who == who and best.roles.where == where, best.text
-        checked += 1
-    assert checked == 4 and len(units) == 1000
+    assert len(units) == 1000
