@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -41,13 +43,46 @@ FAST_MIN_WHO_F1 = 0.45
 FAST_MIN_WHEN_F1 = 0.79
 
 
-# --------------------------------------------------------------------------- the gold file
+# --------------------------------------------------------------------------- the data files
+
+HELDOUT_PATH = GOLD_PATH.with_name("sixw_heldout.jsonl")
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """A labelled file and the shape it must have; thresholds scale with its size."""
+
+    path: Path
+    id_prefix: str
+    min_records: int
+    min_per_kind: int
+    min_per_role: int
+
+
+DATA_FILES = [
+    pytest.param(DataFile(GOLD_PATH, "g", 160, 30, 20), id="gold"),
+    pytest.param(DataFile(HELDOUT_PATH, "h", 80, 15, 10), id="heldout"),
+]
+
+
+def _read(path: Path) -> list[dict]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+@pytest.fixture(scope="module", params=DATA_FILES)
+def data_file(request: pytest.FixtureRequest) -> DataFile:
+    return request.param
+
+
+@pytest.fixture(scope="module")
+def data_records(data_file: DataFile) -> list[dict]:
+    return _read(data_file.path)
 
 
 @pytest.fixture(scope="module")
 def records() -> list[dict]:
-    lines = GOLD_PATH.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
+    return _read(GOLD_PATH)
 
 
 @pytest.fixture(scope="module")
@@ -55,17 +90,22 @@ def gold() -> list[GoldExample]:
     return load_gold()
 
 
-def test_gold_file_has_enough_examples_of_every_kind(records: list[dict]) -> None:
-    assert len(records) >= 160
-    kinds = Counter(r["kind"] for r in records)
+def test_data_file_has_enough_examples_of_every_kind(
+    data_file: DataFile, data_records: list[dict]
+) -> None:
+    assert len(data_records) >= data_file.min_records
+    kinds = Counter(r["kind"] for r in data_records)
     assert set(kinds) == KINDS
-    assert all(count >= 30 for count in kinds.values()), kinds
+    assert all(count >= data_file.min_per_kind for count in kinds.values()), kinds
 
 
-def test_gold_records_have_exactly_the_specified_fields(records: list[dict]) -> None:
-    for r in records:
+def test_data_records_have_exactly_the_specified_fields(
+    data_file: DataFile, data_records: list[dict]
+) -> None:
+    id_pattern = re.compile(rf"{data_file.id_prefix}\d{{3}}")
+    for r in data_records:
         assert set(r) == FIELDS, r.get("id")
-        assert isinstance(r["id"], str) and r["id"].startswith("g")
+        assert isinstance(r["id"], str) and id_pattern.fullmatch(r["id"]), r["id"]
         assert isinstance(r["text"], str) and r["text"].strip()
         for key in ("author", *ROLES):
             assert r[key] is None or (isinstance(r[key], str) and r[key].strip()), (r["id"], key)
@@ -73,19 +113,28 @@ def test_gold_records_have_exactly_the_specified_fields(records: list[dict]) -> 
             assert r["what"] == r["what"].lower(), r["id"]
 
 
-def test_gold_ids_are_unique(records: list[dict]) -> None:
-    ids = [r["id"] for r in records]
+def test_data_ids_are_unique(data_records: list[dict]) -> None:
+    ids = [r["id"] for r in data_records]
     assert len(ids) == len(set(ids))
 
 
-def test_every_role_is_labelled_often_enough(records: list[dict]) -> None:
+def test_every_role_is_labelled_often_enough(data_file: DataFile, data_records: list[dict]) -> None:
     for role in ROLES:
-        assert sum(r[role] is not None for r in records) >= 20, role
+        assert sum(r[role] is not None for r in data_records) >= data_file.min_per_role, role
 
 
-def test_news_has_no_author_and_chat_always_has_one(records: list[dict]) -> None:
-    assert all(r["author"] is None for r in records if r["kind"] == "news")
-    assert all(r["author"] for r in records if r["kind"] == "chat")
+def test_news_has_no_author_and_chat_always_has_one(data_records: list[dict]) -> None:
+    assert all(r["author"] is None for r in data_records if r["kind"] == "news")
+    assert all(r["author"] for r in data_records if r["kind"] == "chat")
+
+
+def test_data_file_loads_as_gold_examples(data_file: DataFile, data_records: list[dict]) -> None:
+    assert [g.id for g in load_gold(data_file.path)] == [r["id"] for r in data_records]
+
+
+def test_heldout_sentences_are_new() -> None:
+    gold_texts = {r["text"].casefold() for r in _read(GOLD_PATH)}
+    assert not [r["id"] for r in _read(HELDOUT_PATH) if r["text"].casefold() in gold_texts]
 
 
 def test_load_gold_reads_every_record_into_roles(gold: list[GoldExample], records: list[dict]):
