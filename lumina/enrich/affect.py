@@ -16,6 +16,8 @@ Limit, on purpose stated: VADER has valence only, so for a one-sided text arousa
 valence–arousal lexicon (e.g. NRC-VAD) in a later affect stage.
 
 The lexicon ships inside the vaderSentiment wheel; the analyzer is built once per process.
+Speed: three of VADER's steps are re-done faster (see `_Analyzer`), with the same result to
+the last bit; a test compares the two on every text it has.
 """
 
 from __future__ import annotations
@@ -25,7 +27,13 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+from vaderSentiment.vaderSentiment import (
+    BOOSTER_DICT,
+    N_SCALAR,
+    NEGATE,
+    SentimentIntensityAnalyzer,
+    SentiText,
+)
 
 from lumina.schemas import Affect
 
@@ -37,8 +45,72 @@ __all__ = ["VaderAffect", "affect_batch", "affect_of"]
 VADER_ALPHA = 15.0
 
 
+def _negated(lower: str) -> bool:
+    # VADER's `negated([word])` for one lowercase word, without its list building.
+    return lower in NEGATE or "n't" in lower
+
+
 class _Analyzer(SentimentIntensityAnalyzer):
-    """VADER that also reports the absolute sentiment mass of the text as `intensity`."""
+    """VADER that also reports the absolute sentiment mass of the text as `intensity`.
+
+    Same scores as upstream, about 40% sooner. Upstream walks every character to swap emoji
+    for their names, lowercases the whole word list again for every negation check, and runs
+    its valence rules for every word; here a text with no emoji skips the walk, a negation
+    check lowercases only the one to three words it reads, and a word that is neither in the
+    lexicon nor "kind" (of) nor a booster gets its 0 without the rules (upstream's rules give
+    0 for it too). `test_affect_matches_upstream_vader` holds the two equal.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Upstream tests emoji one character at a time, so only 1-character keys ever match.
+        self._emoji_chars = frozenset(key for key in self.emojis if len(key) == 1)
+
+    def polarity_scores(self, text: str) -> dict[str, Any]:
+        if not self._emoji_chars.isdisjoint(text):
+            return dict(super().polarity_scores(text))
+        text = text.strip()  # what upstream's emoji walk leaves of a text without emoji
+        sentitext = SentiText(text)
+        words = sentitext.words_and_emoticons
+        last = len(words) - 1
+        sentiments: list[float] = []
+        for i, item in enumerate(words):
+            lower = item.lower()
+            if lower not in self.lexicon or lower in BOOSTER_DICT:
+                sentiments.append(0)  # upstream's value for both, by different routes
+            elif lower == "kind" and i < last and words[i + 1].lower() == "of":
+                sentiments.append(0)
+            else:
+                sentiments = self.sentiment_valence(0, sentitext, item, i, sentiments)
+        sentiments = self._but_check(words, sentiments)
+        return self.score_valence(sentiments, text)
+
+    @staticmethod
+    def _negation_check(valence: float, words: list[str], start_i: int, i: int) -> float:
+        # Upstream's rules word for word; it reads at most words[i-3 .. i-1].
+        def lower(k: int) -> str:
+            return words[k].lower()
+
+        if start_i == 0 and _negated(lower(i - 1)):
+            valence *= N_SCALAR
+        elif start_i == 1:
+            if lower(i - 2) == "never" and lower(i - 1) in ("so", "this"):
+                valence *= 1.25
+            elif lower(i - 2) == "without" and lower(i - 1) == "doubt":
+                pass
+            elif _negated(lower(i - 2)):
+                valence *= N_SCALAR
+        elif start_i == 2:
+            if (lower(i - 3) == "never" and lower(i - 2) in ("so", "this")) or lower(i - 1) in (
+                "so",
+                "this",
+            ):
+                valence *= 1.25
+            elif lower(i - 3) == "without" and "doubt" in (lower(i - 2), lower(i - 1)):
+                pass
+            elif _negated(lower(i - 3)):
+                valence *= N_SCALAR
+        return valence
 
     def score_valence(self, sentiments: list[float], text: str) -> dict[str, Any]:
         scores: dict[str, Any] = super().score_valence(sentiments, text)
@@ -68,7 +140,7 @@ def affect_batch(texts: Sequence[str]) -> list[Affect]:
 
 
 class VaderAffect(Stage):
-    """Lexicon affect with VADER; about 60 µs per 20-word text."""
+    """Lexicon affect with VADER; about 35 µs per 20-word text."""
 
     name = "affect"
     version = "affect.vader.v1"

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
+from importlib import resources
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-from lumina.enrich.affect import VaderAffect, affect_batch, affect_of
+from lumina.enrich.affect import VaderAffect, _analyzer, affect_batch, affect_of
 from lumina.enrich.stage import Draft
 from lumina.schemas import TextEvent
 
@@ -56,3 +61,55 @@ def test_affect_ranges_hold_for_any_text(text: str) -> None:
     affect = affect_of(text)
     assert -1.0 <= affect.valence <= 1.0
     assert 0.0 <= affect.arousal <= 1.0
+
+
+# Texts that walk every rule the faster analyzer re-does: emoji, negation one to three words
+# back, "never so", "without doubt", "kind of", boosters, "but", "least", caps and "!"/"?".
+VADER_EDGE_CASES = [
+    "I do not love this at all!!!",
+    "NOT good, but kind of great",
+    "it was never so happy a day",
+    "without doubt the best, without any doubt",
+    "no good at all, no really not good",
+    "I LOVE it 😀 and hate 😡 it",
+    "at least it works, very least it fails",
+    "it's sort of bad and kinda good",
+    "It isn't horrible?? really??",
+    "she wasn't really very happy",
+    "this is the shit, the bomb, yeah right",
+    "  padded text with a smile :) ",
+    "kind",
+]
+
+
+@lru_cache(maxsize=1)
+def _upstream() -> SentimentIntensityAnalyzer:
+    return SentimentIntensityAnalyzer()
+
+
+def _vader_words() -> st.SearchStrategy[str]:
+    from vaderSentiment.vaderSentiment import BOOSTER_DICT, NEGATE
+
+    lexicon = sorted(_upstream().lexicon)[::40]
+    rules = ["not", "never", "so", "this", "without", "doubt", "kind", "of", "but", "least", "at"]
+    pool = lexicon + sorted(NEGATE) + sorted(BOOSTER_DICT) + rules + ["the", "table", "GREAT"]
+    return st.sampled_from(pool)
+
+
+def test_affect_matches_upstream_vader_on_edge_cases_and_demo() -> None:
+    demo = resources.files("lumina.data").joinpath("demo_conversation.jsonl").read_text()
+    texts = VADER_EDGE_CASES + [json.loads(line)["text"] for line in demo.splitlines()]
+    upstream = _upstream()
+    for text in texts:
+        expected = upstream.polarity_scores(text)
+        ours = _analyzer().polarity_scores(text)
+        assert {k: ours[k] for k in expected} == expected, text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_vader_words(), min_size=1, max_size=12), st.sampled_from(["", "!", "!!", "??"]))
+def test_affect_matches_upstream_vader_on_word_salad(words: list[str], tail: str) -> None:
+    text = " ".join(words) + tail
+    expected = _upstream().polarity_scores(text)
+    ours = _analyzer().polarity_scores(text)
+    assert {k: ours[k] for k in expected} == expected
