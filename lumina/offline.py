@@ -77,7 +77,7 @@ def enrich_file(
         def flush() -> None:
             result = pipeline.run([item for _, item in pending], chain=chain)
             for unit in result.units:
-                units_out.write(unit.model_dump_json() + "\n")
+                units_out.write(unit.to_json().decode() + "\n")
             by_event = {id(item): n for n, item in pending}
             for failure in result.failures:
                 line_no = by_event[id(failure.incoming)]

@@ -120,7 +120,7 @@ def attach_enrich_agent(
                     with writing_for(src):
                         heads[scope] = new_head
         for unit in result.units:
-            await topics.units.send(key=unit.scope.encode(), value=unit.model_dump_json().encode())
+            await topics.units.send(key=unit.scope.encode(), value=unit.to_json())
         for key, letter in batch.dead + stage_dead_letters(result, now_ms):
             await topics.dead_letter.send(key=key, value=letter.model_dump_json().encode())
         if batch.dead or result.failures:

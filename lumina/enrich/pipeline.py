@@ -28,6 +28,7 @@ from lumina.schemas import (
     TextEvent,
     Timestamps,
 )
+from lumina.schemas.vectors import quantize
 
 from .affect import VaderAffect
 from .profiles import Encoder, attribution_stages, embed_stage, load_encoder
@@ -44,9 +45,6 @@ ASSEMBLY_REQUIRES: tuple[str, ...] = (
     "shape_weights",
 )  # fmt: skip
 ASSEMBLE = "assemble"
-# Vectors are stored with 6 decimals: float32 carries ~7 significant digits, cosine and
-# HRR clean-up do not notice the difference, and the JSON of a unit is about half as long.
-VECTOR_DECIMALS = 6
 Clock = Callable[[], int]
 
 
@@ -143,12 +141,6 @@ def check_stage_order(stages: Sequence[Stage]) -> None:
         )
 
 
-def _vector(v: np.ndarray | None) -> list[float]:
-    if v is None:
-        raise ValueError("vector missing")
-    return np.round(np.asarray(v, dtype=np.float64), VECTOR_DECIMALS).tolist()
-
-
 class Pipeline:
     """Stages in order plus the unit assembly: ids, chain links, timestamps and decay."""
 
@@ -218,9 +210,13 @@ class Pipeline:
         result = EnrichResult()
         for stage in self.stages:
             alive = self._run_stage(stage, batch, drafts, alive, result.failures)
-        for i in alive:
+        embeddings, shapes = (
+            _quantized(drafts, alive, "embedding"),
+            _quantized(drafts, alive, "shape"),
+        )
+        for position, i in enumerate(alive):
             try:
-                unit = self._assemble(drafts[i], chain, now)
+                unit = self._assemble(drafts[i], embeddings[position], shapes[position], chain, now)
             except Exception as exc:  # a poison event must not take its batch down
                 result.failures.append(StageFailure(batch[i], ASSEMBLE, _describe(exc)))
                 continue
@@ -263,10 +259,18 @@ class Pipeline:
             drafts[i] = draft
         return alive
 
-    def _assemble(self, draft: Draft, chain: ProvenanceChain, now_ms: int) -> MemoryUnit:
+    def _assemble(
+        self,
+        draft: Draft,
+        embedding: np.ndarray | None,
+        shape: np.ndarray | None,
+        chain: ProvenanceChain,
+        now_ms: int,
+    ) -> MemoryUnit:
         event = draft.event
         uid = unit_id(event.scope, event_identity(event, draft.text), self.identity_key)
-        shape = _vector(draft.shape)
+        if embedding is None or shape is None:
+            raise ValueError("a stage left the embedding or the shape unset")
         if len(shape) != self.dim:
             raise ValueError(f"shape has {len(shape)} dimensions, the pipeline {self.dim}")
         previous = chain.head(event.scope)
@@ -294,13 +298,27 @@ class Pipeline:
             roles=draft.roles,
             entities=draft.entities,
             affect=draft.affect,
-            embedding=_vector(draft.embedding),
+            embedding=embedding,
             shape=Shape(dim=self.dim, weights=draft.shape_weights, vector=shape),
             decay=Decay(
                 half_life_s=self.half_life_s, floor=self.decay_floor, strength=1.0, access_count=0
             ),
             stages=dict(self.versions),
         )
+
+
+def _quantized(drafts: Sequence[Draft], alive: Sequence[int], name: str) -> list[np.ndarray | None]:
+    """One draft vector field of the batch, quantized in one call; None where it is unset.
+
+    Rounding the batch as one matrix is several times cheaper than row by row. A draft whose
+    vector is missing or of another length than the rest (a misbehaving stage) is left for
+    `_assemble` to reject, so only that event fails.
+    """
+    vectors: list[np.ndarray | None] = [getattr(drafts[i], name) for i in alive]
+    sizes = {v.shape for v in vectors if v is not None}
+    if len(sizes) == 1 and all(v is not None for v in vectors):
+        return list(quantize(np.stack(vectors)))  # type: ignore[arg-type]
+    return [None if v is None else quantize(v) for v in vectors]
 
 
 def _event_ms(incoming: Incoming, now_ms: int) -> int:

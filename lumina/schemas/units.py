@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from lumina.schemas.dead_letter import KafkaOrigin
+from lumina.schemas.vectors import Vector, same_values
 
 SCHEMA_VERSION = 1
 
 
 class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class _WithVectors(_Frozen):
+    """A model holding numpy vectors: equal when every field is, arrays element-wise."""
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        return all(
+            same_values(getattr(self, f), getattr(other, f)) for f in type(self).model_fields
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking arrays: like lists, unhashable
 
 
 class Provenance(_Frozen):
@@ -71,12 +86,12 @@ class Affect(_Frozen):
     arousal: float = Field(ge=0.0, le=1.0)
 
 
-class Shape(_Frozen):
+class Shape(_WithVectors):
     """Component 12: the HRR vector normalize(Σ_r w_r · (R_r ⊛ f_r)) and the weights used."""
 
     dim: int
     weights: dict[str, float] = Field(description="Role → weight; missing roles are absent.")
-    vector: list[float]
+    vector: Vector
 
 
 class Decay(_Frozen):
@@ -88,7 +103,7 @@ class Decay(_Frozen):
     access_count: int = Field(default=0, ge=0)
 
 
-class MemoryUnit(_Frozen):
+class MemoryUnit(_WithVectors):
     """One memory unit, published to `lumina.units` (key = scope) and stored in ClickHouse."""
 
     schema_version: int = SCHEMA_VERSION
@@ -102,7 +117,7 @@ class MemoryUnit(_Frozen):
     roles: Roles = Field(description="8. The 6W fillers.")
     entities: list[Entity] = Field(description="9.")
     affect: Affect = Field(description="10.")
-    embedding: list[float] = Field(description="11. L2-normalized semantic vector.")
+    embedding: Vector = Field(description="11. L2-normalized semantic vector.")
     shape: Shape = Field(description="12. Holographic role binding.")
     decay: Decay = Field(description="13.")
     stages: dict[str, str] = Field(description="Stage name → versioned registry name.")
@@ -110,3 +125,12 @@ class MemoryUnit(_Frozen):
     @property
     def scope(self) -> str:
         return self.provenance.scope
+
+    def to_json(self) -> bytes:
+        """The unit's JSON, as `model_dump_json` gives it, about twice as fast.
+
+        orjson writes the float32 vectors straight from their arrays; a quantized float32
+        prints as its decimals, so the numbers are the same as pydantic's. The hot path of
+        the enrich agent and `lumina enrich`.
+        """
+        return orjson.dumps(self.model_dump(), option=orjson.OPT_SERIALIZE_NUMPY)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
+import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from lumina.errors import InvalidEvent, ReasonCode
-from lumina.schemas import DeadLetter, TextEvent, decode_event
+from lumina.schemas import DeadLetter, Shape, TextEvent, decode_event
 from lumina.schemas.export import render_schemas
+from lumina.schemas.vectors import VECTOR_DECIMALS, quantize
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -107,3 +111,31 @@ def test_schemas_committed_clickhouse_ddl_matches_the_migrations() -> None:
         assert committed.exists() and committed.read_text(encoding="utf-8") == sql, (
             f"{committed} is stale: run `lumina schemas export`"
         )
+
+
+def test_schemas_quantized_vector_survives_json_bit_for_bit() -> None:
+    rng = np.random.default_rng(7)
+    values = quantize(rng.standard_normal(4096) / 64.0)
+    shape = Shape(dim=4096, weights={"who": 0.5}, vector=values)
+    text = shape.model_dump_json()
+    numbers = re.findall(r"-?\d+\.(\d+)", text.split('"vector":')[1])
+    assert len(numbers) > 4000 and max(len(digits) for digits in numbers) <= VECTOR_DECIMALS
+    again = Shape.model_validate_json(text)
+    assert again == shape
+    assert again.vector.dtype == np.float32
+    assert np.array_equal(again.vector, values)
+
+
+def test_schemas_vector_is_read_only_and_owned_by_the_unit() -> None:
+    values = np.ones(8, dtype=np.float32)
+    shape = Shape(dim=8, weights={}, vector=values)
+    values[0] = 5.0  # the caller's array changing later does not reach the unit
+    assert shape.vector[0] == 1.0
+    with pytest.raises(ValueError):
+        shape.vector[0] = 2.0
+
+
+@pytest.mark.parametrize("bad", [[[1.0, 2.0]], [1.0, float("nan")], ["x"], [1.0, float("inf")]])
+def test_schemas_vector_rejects_non_vectors(bad: list[object]) -> None:
+    with pytest.raises(ValidationError):
+        Shape(dim=2, weights={}, vector=bad)
