@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from itertools import accumulate
 
 from .stage import Draft, Stage
 
@@ -12,21 +13,25 @@ __all__ = ["CLAUSE", "NONE", "SENTENCE", "RegexTokenizer", "Tokens", "tokenize"]
 # Break before a token: none, a clause break (comma, colon, dash…), or a sentence break.
 NONE, CLAUSE, SENTENCE = 0, 1, 2
 
-# Order matters: the alternation takes the first branch that matches at a position, so the
-# specific shapes (ISO dates, clock times, 3pm) come before plain numbers and words.
-# Digit-led shapes are tried only where a digit starts (the lookahead), and in order: the
-# alternation takes the first branch that matches, so ISO dates and clock times come
-# before plain numbers. Everything else is a word starting with a letter.
+# A token is a word starting with a letter, or a digit-led shape. The two branches cannot
+# start on the same character, so their order does not change the result; words, by far
+# the commoner, come first. Digit-led shapes are tried only where a digit starts (the
+# lookahead), and in order: the alternation takes the first branch that matches, so ISO
+# dates and clock times come before plain numbers.
+# The whole pattern is one capturing group so that `split` returns the gaps and the tokens
+# alternately (gap, token, gap, …, token, gap): one pass of the regex engine yields words,
+# gaps and, through the running sum of their lengths, every span.
 _TOKEN = re.compile(
     r"""
-      (?=\d)
+    ( [^\W\d]\w*(?:['’-]\w+)*(?:\.\d+)*                            # words; don't, x-ray, v2.3
+    | (?=\d)
       (?: \d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2})?)?          # ISO date, optional time
         | \d{1,2}:\d{2}(?::\d{2})?(?:\s?(?:[ap]m\b|[ap]\.m\.))?  # 10:30, 10:30pm, 10:30 a.m.
         | \d{1,2}\s?(?:[ap]m\b|[ap]\.m\.)                        # 3pm, 3 pm, 3 p.m.
         | \d+(?:[.,]\d+)*(?:st|nd|rd|th|s|k|m)?\b                  # 1,200  3.5  3rd  1990s
         | \d\w*                                                   # 4x4, 2fa
       )
-    | [^\W\d]\w*(?:['’-]\w+)*(?:\.\d+)*                            # words; don't, x-ray, v2.3
+    )
     """,
     re.VERBOSE | re.IGNORECASE,
 )
@@ -92,18 +97,41 @@ def _gap_break(gap: str, previous_lower: str) -> int:
     return kind
 
 
+# Gap → break, for the gaps whose break does not depend on the word before them (all but a
+# lone period, which may end an abbreviation). A handful of gaps (" ", ", ", "? ") make up
+# nearly all of them, so one dict lookup per gap replaces the character scan.
+_GAP_BREAKS: dict[str, int] = {" ": NONE}
+_GAP_CACHE_LIMIT = 4096
+
+
+def _uncached_gap_break(gap: str, previous_lower: str) -> int:
+    kind = _gap_break(gap, previous_lower)
+    if gap.strip() != "." and len(_GAP_BREAKS) < _GAP_CACHE_LIMIT:
+        _GAP_BREAKS[gap] = kind
+    return kind
+
+
+def _breaks(gaps: list[str], lower: list[str]) -> list[int]:
+    """Break before each token; `gaps[i]` separates token i from token i + 1."""
+    breaks = [SENTENCE, *map(_GAP_BREAKS.get, gaps)]
+    while None in breaks:  # rare: a new gap, or a period that may follow an abbreviation
+        i = breaks.index(None)
+        breaks[i] = _uncached_gap_break(gaps[i - 1], lower[i - 1])
+    return breaks  # type: ignore[return-value]  # no None is left
+
+
 def tokenize(text: str) -> Tokens:
     """Split `text` (already normalized) into word tokens with spans and break markers."""
-    # Comprehensions, not append loops: this runs once per event and is the stage's hot path.
-    spans = [m.span() for m in _TOKEN.finditer(text)]
-    starts = [s for s, _ in spans]
-    ends = [e for _, e in spans]
-    words = [text[s:e] for s, e in spans]
-    lower = [w.lower() for w in words]
-    gaps = [text[e:s] for e, s in zip(ends, starts[1:], strict=False)]
-    breaks = [SENTENCE] if words else []
-    breaks += [NONE if g == " " else _gap_break(g, lw) for g, lw in zip(gaps, lower, strict=False)]
-    return Tokens(text, words, lower, starts, ends, breaks)
+    # C-level passes only (split, slices, map, accumulate): this runs once per event and is
+    # the stage's hot path. `parts` alternates gap, token, gap, …, token, gap.
+    parts = _TOKEN.split(text)
+    words = parts[1::2]
+    if not words:
+        return Tokens(text, [], [], [], [], [])
+    bounds = list(accumulate(map(len, parts)))  # where each part ends
+    starts, ends = bounds[0:-1:2], bounds[1::2]
+    lower = list(map(str.lower, words))
+    return Tokens(text, words, lower, starts, ends, _breaks(parts[2:-1:2], lower))
 
 
 class RegexTokenizer(Stage):
