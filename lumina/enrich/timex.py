@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import reduce
+from operator import or_
 from typing import NamedTuple
 
 __all__ = ["Timex", "find_timex", "merge_when"]
@@ -112,6 +114,35 @@ _DATE_WORDS = frozenset(
 _DIGIT = re.compile(r"\d")
 _WORD_PARTS = re.compile(r"[-'’]")
 
+# Which word lists a token hits, as bits, cached per lowercase token: one dict lookup per
+# token instead of splitting "mid-March" or "tomorrow's" into parts on every text.
+_DATE_CUE, _TIME_CUE, _MONTH_CUE = 1, 2, 4
+_CUES: dict[str, int] = {}
+_CUE_CACHE_LIMIT = 262_144
+
+
+def _token_cues(lower: str) -> int:
+    cues = _CUES.get(lower)
+    if cues is None:
+        words = {lower} if lower.isalnum() else {lower, *_WORD_PARTS.split(lower)}
+        cues = (
+            (_DATE_CUE if not _DATE_WORDS.isdisjoint(words) else 0)
+            | (_TIME_CUE if not _TIME_WORDS.isdisjoint(words) else 0)
+            | (_MONTH_CUE if not _MONTH_WORDS.isdisjoint(words) else 0)
+        )
+        if len(_CUES) >= _CUE_CACHE_LIMIT:  # bounded: a long-running worker sees endless words
+            _CUES.clear()
+        _CUES[lower] = cues
+    return cues
+
+
+def _cues(lower_tokens: Sequence[str]) -> int:
+    """The cue bits of all tokens together."""
+    distinct = set(map(_CUES.get, lower_tokens))  # C-level: usually {0}
+    if None in distinct:  # a token not seen before
+        distinct = set(map(_token_cues, lower_tokens))
+    return reduce(or_, distinct, 0)
+
 
 def find_timex(text: str, lower_tokens: Sequence[str] | None = None) -> list[Timex]:
     """Every date/time expression in `text`, left to right, without overlaps (longest wins).
@@ -123,13 +154,12 @@ def find_timex(text: str, lower_tokens: Sequence[str] | None = None) -> list[Tim
     has_digit = _DIGIT.search(text) is not None
     date_words = time_words = month_words = True
     if lower_tokens is not None:
-        words = set(lower_tokens)
-        for w in lower_tokens:  # "mid-March", "tomorrow's"
-            if not w.isalnum():
-                words.update(_WORD_PARTS.split(w))
-        date_words = not _DATE_WORDS.isdisjoint(words)
-        time_words = not _TIME_WORDS.isdisjoint(words)
-        month_words = not _MONTH_WORDS.isdisjoint(words)
+        cues = _cues(lower_tokens)
+        if not cues and not has_digit:
+            return []  # the common case: no pattern can match
+        date_words = bool(cues & _DATE_CUE)
+        time_words = bool(cues & _TIME_CUE)
+        month_words = bool(cues & _MONTH_CUE)
     passes: list[tuple[re.Pattern[str], str]] = []
     if has_digit or date_words:
         passes.append((_DATE, "DATE"))
