@@ -138,8 +138,9 @@ def _token_cues(lower: str) -> int:
 
 def _cues(lower_tokens: Sequence[str]) -> int:
     """The cue bits of all tokens together."""
-    distinct = set(map(_CUES.get, lower_tokens))  # C-level: usually {0}
-    if None in distinct:  # a token not seen before
+    try:
+        distinct = set(map(_CUES.__getitem__, lower_tokens))  # C-level: usually {0}
+    except KeyError:  # a token not seen before
         distinct = set(map(_token_cues, lower_tokens))
     return reduce(or_, distinct, 0)
 
