@@ -36,6 +36,8 @@ import math
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from functools import lru_cache
+from itertools import compress
+from operator import getitem
 
 from wordfreq import zipf_frequency
 
@@ -43,12 +45,13 @@ from lumina.schemas import Entity, TokenWeight
 
 from .stage import Draft, Stage, require_tokens
 from .timex import find_timex
-from .tokens import NONE, SENTENCE, Tokens
+from .tokens import CLAUSE, NONE, SENTENCE, Tokens
 
 __all__ = [
     "FastAttribution",
     "is_stopword",
     "known_names",
+    "rarity",
     "salience",
     "word_weight",
     "zipf",
@@ -96,7 +99,8 @@ def is_stopword(lower: str) -> bool:
 
 
 @lru_cache(maxsize=262_144)
-def _rarity(lower: str) -> float:
+def rarity(lower: str) -> float:
+    """The rarity term of the weight, in [0, 1]: 0 for a stopword, 1 at RARE_ZIPF or rarer."""
     z = zipf(lower)
     if z >= STOPWORD_ZIPF:
         return 0.0
@@ -111,43 +115,48 @@ def _is_acronym(word: str) -> bool:
     return len(word) >= 2 and word.isupper() and word.isalpha()
 
 
-# Spelling → (weight at a sentence start, weight elsewhere). A plain dict rather than
-# lru_cache: one .get per token is the cheapest lookup Python has, and this is the hot loop.
-_WEIGHTS: dict[str, tuple[float, float]] = {}
+# Spelling → its weight after each kind of break, indexed by the break itself (NONE,
+# CLAUSE, SENTENCE = 0, 1, 2), so that weighing a text is one C-level map(getitem, …) over
+# the tokens and their breaks. Only a sentence start differs: a capital there is no bonus.
+# A plain dict rather than lru_cache: one .get per token is the cheapest lookup Python has.
+_WEIGHTS: dict[str, tuple[float, float, float]] = {}
 _CACHE_LIMIT = 500_000
+_AUTHOR_CACHE_LIMIT = 4096
+assert (NONE, CLAUSE, SENTENCE) == (0, 1, 2)  # the tuples above rely on it
 
 
-def _spelling_weights(word: str) -> tuple[float, float]:
-    pair = _WEIGHTS.get(word)
-    if pair is not None:
-        return pair
-    base = _rarity(word.lower())
+def _spelling_weights(word: str) -> tuple[float, float, float]:
+    by_break = _WEIGHTS.get(word)
+    if by_break is not None:
+        return by_break
+    base = rarity(word.lower())
     if base == 0.0:
-        pair = (0.0, 0.0)
+        by_break = (0.0, 0.0, 0.0)
     else:
         if any(c.isdigit() for c in word):
             base += DIGIT_BONUS
         acronym = _is_acronym(word)
         start = min(1.0, base + CAPITAL_BONUS) if acronym else min(1.0, base)
         mid = min(1.0, base + CAPITAL_BONUS) if acronym or word[0].isupper() else start
-        pair = (start, mid)
+        by_break = (mid, mid, start)
     if len(_WEIGHTS) >= _CACHE_LIMIT:  # bounded: a long-running worker sees endless spellings
         _WEIGHTS.clear()
-    _WEIGHTS[word] = pair
-    return pair
+    _WEIGHTS[word] = by_break
+    return by_break
 
 
 def word_weight(word: str, *, sentence_initial: bool = False) -> float:
     """Attribution weight in [0, 1] of one word; see the module docstring for the formula."""
-    return _spelling_weights(word)[0 if sentence_initial else 1]
+    return _spelling_weights(word)[SENTENCE if sentence_initial else NONE]
 
 
 def token_weights(tokens: Tokens) -> list[float]:
     """Weights of every token, aligned with `tokens`."""
-    get = _WEIGHTS.get
-    pairs = [get(w) or _spelling_weights(w) for w in tokens.words]
-    # Index 0 is the sentence-initial weight, 1 the weight elsewhere (bool indexes as int).
-    return [p[b != SENTENCE] for p, b in zip(pairs, tokens.breaks, strict=True)]
+    try:
+        by_break = list(map(_WEIGHTS.__getitem__, tokens.words))
+    except KeyError:  # a spelling not seen before
+        by_break = list(map(_spelling_weights, tokens.words))
+    return list(map(getitem, by_break, tokens.breaks))
 
 
 def _squash(mean: float) -> float:
@@ -178,6 +187,7 @@ def _top(tokens: Tokens, weights: list[float], order: list[int], k: int) -> list
     seen: set[str] = set()
     out: list[TokenWeight] = []
     lower, words = tokens.lower, tokens.words
+    cached = _TOKEN_WEIGHTS.get
     for i in order:
         w = weights[i]
         if w <= 0.0 or len(out) == k:
@@ -185,7 +195,7 @@ def _top(tokens: Tokens, weights: list[float], order: list[int], k: int) -> list
         if lower[i] in seen:
             continue
         seen.add(lower[i])
-        out.append(_token_weight(words[i], w))
+        out.append(cached((words[i], w)) or _token_weight(words[i], w))
     return out
 
 
@@ -213,6 +223,26 @@ def known_names(authors: Iterable[str | None]) -> frozenset[str]:
 
 # English capitalises "I" and its contractions everywhere; they are the speaker, not a name.
 FIRST_PERSON_I = frozenset({"i", "i'm", "i've", "i'll", "i'd"})
+
+# Spelling → whether it is capitalised and so may be part of a name ("I" never is), cached:
+# one C-level map over a text's tokens instead of a test per token.
+_CAPITALISED: dict[str, bool] = {}
+
+
+def _name_capital(word: str) -> bool:
+    flag = _CAPITALISED.get(word)
+    if flag is None:
+        if len(_CAPITALISED) >= _CACHE_LIMIT:
+            _CAPITALISED.clear()
+        flag = _CAPITALISED[word] = word[0].isupper() and word.lower() != "i"
+    return flag
+
+
+def _name_capitals(words: list[str]) -> list[bool]:
+    try:
+        return list(map(_CAPITALISED.__getitem__, words))
+    except KeyError:  # a spelling not seen before
+        return list(map(_name_capital, words))
 
 
 def _starts_name(tokens: Tokens, i: int, known: frozenset[str]) -> bool:
@@ -256,17 +286,18 @@ def find_entities(
     starts, ends = tokens.starts, tokens.ends
     entities: list[Entity] = []
     temporal: list[bool] = [False] * len(words)
-    for t in find_timex(text, lower):
+    timexes = find_timex(text, lower)
+    for t in timexes:
         entities.append(Entity(text=text[t.start : t.end], label=t.label, start=t.start, end=t.end))
         # Tokens overlapping the span: those ending after its start and starting before its end.
         for j in range(bisect_right(ends, t.start), bisect_left(starts, t.end)):
             temporal[j] = True
     runs: list[tuple[int, int]] = []
     n = len(words)
-    # Most tokens are lowercase; visit only the capitalised ones.
-    capital = [w[0].isupper() and lw != "i" for w, lw in zip(words, lower, strict=True)]
+    capital = _name_capitals(words)
     next_free = 0
-    for i in [i for i, c in enumerate(capital) if c]:
+    # Most tokens are lowercase; visit only the capitalised ones.
+    for i in compress(range(n), capital):
         if i < next_free or temporal[i] or not _starts_name(tokens, i, known):
             continue
         last = i
@@ -292,7 +323,8 @@ def find_entities(
                 end=ends[last],
             )
         )
-    entities.sort(key=lambda e: e.start)
+    if timexes and runs:  # each kind is already in text order; only a mix needs sorting
+        entities.sort(key=lambda e: e.start)
     return entities, runs
 
 
@@ -319,17 +351,27 @@ class FastAttribution(Stage):
     def __init__(self, speakers: Iterable[str] = ()) -> None:
         # Names that are always PERSON (e.g. a team roster), on top of each event's author.
         self.speakers = known_names(speakers)
+        # Author → the names known for their events; a stream has few authors.
+        self._known: dict[str | None, frozenset[str]] = {}
+
+    def _known_names(self, author: str | None) -> frozenset[str]:
+        # Only the event's own author, never its batch neighbours': a re-delivered event
+        # lands in another batch and must come out the same.
+        known = self._known.get(author)
+        if known is None:
+            if len(self._known) >= _AUTHOR_CACHE_LIMIT:
+                self._known.clear()
+            known = self._known[author] = self.speakers | known_names([author])
+        return known
 
     def __call__(self, drafts: list[Draft]) -> list[Draft]:
         for draft in drafts:
-            # Only the event's own author, never its batch neighbours': a re-delivered event
-            # lands in another batch and must come out the same.
-            known = self.speakers | known_names([draft.event.author])
+            known = self._known_names(draft.event.author)
             tokens = require_tokens(draft, self.version)
             weights = token_weights(tokens)
             order = _heaviest_first(weights)
             draft.token_weights = weights
-            draft.salience = _squash(sum(weights[i] for i in order[:TOP_K]) / TOP_K)
+            draft.salience = _squash(sum(map(weights.__getitem__, order[:TOP_K])) / TOP_K)
             draft.attribution = _top(tokens, weights, order, MAX_ATTRIBUTED)
             draft.entities, _ = find_entities(tokens, known)
         return drafts

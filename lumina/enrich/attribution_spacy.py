@@ -58,7 +58,8 @@ from lumina.core.identity import normalize_text
 from lumina.errors import ConfigError
 from lumina.schemas import Entity, Roles
 
-from .attribution_fast import _rarity, salience, top_tokens
+from .attribution_fast import rarity as _rarity
+from .attribution_fast import salience, top_tokens
 from .roles_spacy import TEXT_KEY, doc_text, roles_from_doc
 from .stage import Draft, Stage
 from .tokens import Tokens, tokenize
