@@ -25,6 +25,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from itertools import compress
 
 from lumina.schemas import Entity, Roles
 
@@ -78,6 +79,7 @@ PLACE_NOUNS = frozenset(
         "theater", "theatre", "cinema", "court", "factory", "site", "venue", "center", "centre",
     }
 )  # fmt: skip
+_WHERE_CUES = WHERE_PREPS | {"home"}
 HOME_VERBS = frozenset(
     {"at", "from", "go", "goes", "went", "gone", "come", "came", "get", "got", "back", "stay",
      "stayed", "stays", "head", "headed", "drove"}
@@ -105,11 +107,16 @@ NOT_MANNER = frozenset(
         "reply", "family", "friendly", "ugly", "holy", "belly", "jelly", "rely", "ally",
     }
 )  # fmt: skip
+# The lookahead on the possible first letters, hoisted out of the alternation, lets the
+# engine reject most positions at once instead of trying every phrase there.
 CAUSAL = re.compile(
-    r"\b(?:because\s+of|because|due\s+to|owing\s+to|thanks\s+to|as\s+a\s+result\s+of"
+    r"\b(?=[bdotasi])(?:because\s+of|because|due\s+to|owing\s+to|thanks\s+to|as\s+a\s+result\s+of"
     r"|so\s+that|so\s+as\s+to|in\s+order\s+to|in\s+order\s+that|since)\s+(?P<reason>[^,;:.!?]+)",
     re.IGNORECASE,
 )
+# Every causal phrase above holds one of these (lowercase): the cheap test that lets most
+# texts skip CAUSAL, whose case-insensitive scan tries every position of the text.
+_CAUSAL_CUE = re.compile(r"because|due|owing|thanks|result|order|since|so\s+(?:that|as)")
 _TRIM = " \t\"'“”‘’()[]{}.,;:!?-–—"
 
 
@@ -118,15 +125,19 @@ def _trim(text: str) -> str | None:
     return text or None
 
 
+def _token_at(offsets: list[int], char: int) -> int | None:
+    """Index of the token whose start (or end) is `char`; offsets strictly increase."""
+    i = bisect_left(offsets, char)
+    return i if i < len(offsets) and offsets[i] == char else None
+
+
 def _entity_index(tokens: Tokens, entities: Sequence[Entity]) -> dict[int, tuple[int, Entity]]:
     """First token index of each non-temporal entity → (last token index, entity)."""
-    by_start = {s: i for i, s in enumerate(tokens.starts)}
-    by_end = {e: i for i, e in enumerate(tokens.ends)}
     out: dict[int, tuple[int, Entity]] = {}
     for ent in entities:
         if ent.label in ("DATE", "TIME"):
             continue
-        first, last = by_start.get(ent.start), by_end.get(ent.end)
+        first, last = _token_at(tokens.starts, ent.start), _token_at(tokens.ends, ent.end)
         if first is not None and last is not None:
             out[first] = (last, ent)
     return out
@@ -157,7 +168,9 @@ class _Clause:
 
 
 def _clause_bounds(tokens: Tokens) -> list[tuple[int, int]]:
-    starts = [i for i, b in enumerate(tokens.breaks) if b != NONE]
+    # A clause opens at every token after a break. NONE is 0, the only false break, so
+    # compress keeps exactly those tokens, at C speed.
+    starts = list(compress(range(len(tokens)), tokens.breaks))
     ends = [*starts[1:], len(tokens)]
     return list(zip(starts, ends, strict=True))
 
@@ -259,7 +272,8 @@ def find_where(
 ) -> str | None:
     lower, breaks = tokens.lower, tokens.breaks
     n = len(tokens)
-    for i in range(n):
+    # Only "home" and the place prepositions open a filler: visit just those tokens.
+    for i in compress(range(n), map(_WHERE_CUES.__contains__, lower)):
         if lower[i] == "home" and i > 0 and lower[i - 1] in HOME_VERBS:
             return "home"
         if lower[i] not in WHERE_PREPS or i + 1 >= n or breaks[i + 1] != NONE:
@@ -284,6 +298,10 @@ def find_where(
 
 
 def find_why(text: str, spans: Sequence[Timex]) -> str | None:
+    # Case folding maps a few non-ASCII letters onto ASCII ones (ſ → s), which lower() does
+    # not: only an ASCII text may be ruled out by the lowercase cue test.
+    if text.isascii() and not _CAUSAL_CUE.search(text.lower()):
+        return None
     for match in CAUSAL.finditer(text):
         start = match.start("reason")
         if match.group().lower().startswith("since") and any(t.start == start for t in spans):
@@ -298,8 +316,9 @@ def find_how(
 ) -> str | None:
     lower, words, breaks = tokens.lower, tokens.words, tokens.breaks
     n = len(tokens)
-    for i in range(n):
-        if lower[i] not in INSTRUMENT_PREPS or i + 1 >= n or breaks[i + 1] != NONE:
+    # Visit only the instrument prepositions, then only the -ly words: most texts have few.
+    for i in compress(range(n), map(INSTRUMENT_PREPS.__contains__, lower)):
+        if i + 1 >= n or breaks[i + 1] != NONE:
             continue
         j = i + 1
         if temporal[j] or lower[j] in OBJECT_PRONOUNS:
@@ -327,10 +346,32 @@ def find_how(
         if lower[i] == "with" and lower[last] in COMPANY_NOUNS:
             continue  # "with the design team": company again
         return _trim(tokens.span_text(j, last))
-    for i in range(n):
-        if _is_manner_adverb(lower[i]) and (breaks[i] != NONE or not words[i][0].isupper()):
+    for i in compress(range(n), _manner_adverbs(lower)):
+        if breaks[i] != NONE or not words[i][0].isupper():
             return words[i].lower()
     return None
+
+
+# Lowercase word → whether it is a manner adverb, cached: the test reads wordfreq up to
+# three times, and it would otherwise run on every token of every text.
+_MANNER: dict[str, bool] = {}
+_MANNER_CACHE_LIMIT = 262_144
+
+
+def _manner_adverbs(lower: list[str]) -> list[bool]:
+    try:
+        return list(map(_MANNER.__getitem__, lower))
+    except KeyError:  # a word not seen before
+        return list(map(_cached_is_manner_adverb, lower))
+
+
+def _cached_is_manner_adverb(lower: str) -> bool:
+    flag = _MANNER.get(lower)
+    if flag is None:
+        if len(_MANNER) >= _MANNER_CACHE_LIMIT:  # bounded: a long-running worker sees endless words
+            _MANNER.clear()
+        flag = _MANNER[lower] = _is_manner_adverb(lower)
+    return flag
 
 
 def _is_manner_adverb(lower: str) -> bool:
