@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import faust
 
 from lumina.errors import LuminaError, QueryRefused
+from lumina.schemas.state import AccessEvent
 from lumina.store.search import MemorySearch
+from lumina.streams.topics import Topics
 
 
-def attach_api(app: faust.App, search: MemorySearch) -> None:
-    """GET /api/search?q=&scope=&k=, GET /api/sql?q=, GET /api/stats."""
+def attach_api(app: faust.App, search: MemorySearch, topics: Topics) -> None:
+    """GET /api/search?q=&scope=&k=, GET /api/sql?q=, GET /api/stats.
+
+    Every search hit is an access: it goes to `lumina.access`, and the reinforcement agent
+    makes the unit last longer.
+    """
+
+    async def publish_accesses(scope: str, hits: list[dict[str, Any]]) -> None:
+        now_ms = int(time.time() * 1000)
+        for hit in hits:
+            access = AccessEvent(scope=scope, unit_id=hit["id"], at_ms=now_ms, reason="retrieval")
+            await topics.access.send(key=scope.encode(), value=access.model_dump_json().encode())
 
     async def answer(web: Any, call: Any, *args: Any) -> Any:
         try:
@@ -31,10 +44,16 @@ def attach_api(app: faust.App, search: MemorySearch) -> None:
         except ValueError:
             return web.json({"error": "k must be an integer", "kind": "refused"}, status=400)
 
-        def run(text: str, scope: str, k: int) -> dict[str, Any]:
-            return {"hits": [hit.as_dict() for hit in search.search(text, scope, k)]}
-
-        return await answer(web, run, query.get("q", ""), query.get("scope", ""), k)
+        scope = query.get("scope", "")
+        try:
+            hits = await asyncio.to_thread(search.search, query.get("q", ""), scope, k)
+        except QueryRefused as exc:
+            return web.json({"error": str(exc), "kind": "refused"}, status=400)
+        except LuminaError as exc:
+            return web.json({"error": str(exc), "kind": "store"}, status=500)
+        found = [hit.as_dict() for hit in hits]
+        await publish_accesses(scope, found)
+        return web.json({"hits": found})
 
     @app.page("/api/sql")
     async def sql_view(web: Any, request: Any) -> Any:

@@ -60,6 +60,21 @@ class Settings(BaseSettings):
     )
     half_life_s: float = Field(default=7 * 24 * 3600.0, gt=0)
     decay_floor: float = Field(default=0.05, ge=0, le=1)
+    reinforce_alpha: float = Field(
+        default=0.5, ge=0, description="Each access stretches a unit's half-life by (1 + α)."
+    )
+    half_life_max_s: float = Field(default=365 * 24 * 3600.0, gt=0)
+    activation_half_life_s: float = Field(
+        default=24 * 3600.0, gt=0, description="Half-life of entity activation."
+    )
+    window_s: float = Field(default=3600.0, gt=0, description="Tumbling activity window size.")
+    window_expiry_s: float = Field(
+        default=7 * 24 * 3600.0, gt=0, description="Activity windows older than this go."
+    )
+    table_store: Literal["rocksdb", "memory"] = Field(
+        default="rocksdb",
+        description="Where Faust tables live between changelog reads; memory rebuilds all.",
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=6066, gt=0, lt=65536)
     embedded_port: int = Field(default=19092, gt=0, lt=65536)

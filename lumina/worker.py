@@ -10,7 +10,9 @@ from pathlib import Path
 import faust
 
 from lumina.agents.enrich import attach_enrich_agent
+from lumina.agents.reinforce import attach_reinforce_agent
 from lumina.agents.sink import attach_sink_agents
+from lumina.agents.state import attach_state_agent
 from lumina.api import attach_api
 from lumina.config import Settings
 from lumina.enrich import Pipeline
@@ -20,7 +22,7 @@ from lumina.store import MemoryStore, open_store
 from lumina.store.search import MemorySearch
 from lumina.streams.admin import ensure_topics
 from lumina.streams.app import create_app
-from lumina.streams.tables import chain_heads_table
+from lumina.streams.tables import StateTables
 from lumina.streams.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -31,10 +33,12 @@ def build_worker(settings: Settings, brokers: str, store: MemoryStore) -> faust.
     pipeline = Pipeline.from_settings(settings, embedder=embedder)
     app = create_app(settings, brokers)
     topics = Topics.declare(app, settings)
-    heads = chain_heads_table(app, settings)
-    attach_enrich_agent(app, topics, pipeline, heads, settings)
+    tables = StateTables.declare(app, settings)
+    attach_enrich_agent(app, topics, pipeline, tables, settings)
+    attach_state_agent(app, topics, tables, settings)
+    attach_reinforce_agent(app, topics, tables, store, settings)
     attach_sink_agents(app, topics, store, settings)
-    attach_api(app, MemorySearch(store, embedder))
+    attach_api(app, MemorySearch(store, embedder), topics)
     return app
 
 

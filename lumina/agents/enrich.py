@@ -10,13 +10,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+from pydantic import BaseModel
 
 from lumina.config import Settings
+from lumina.core.identity import content_hash
 from lumina.core.provenance import ProvenanceChain
 from lumina.enrich import EnrichResult, Incoming, Pipeline
 from lumina.errors import InvalidEvent, ReasonCode
 from lumina.schemas import DeadLetter, KafkaOrigin, decode_event
-from lumina.streams.tables import writing_for
+from lumina.schemas.state import AccessEvent, Consolidation
+from lumina.state import ContentIndex
+from lumina.state.keys import scoped
+from lumina.streams.tables import BatchOverlay, StateTables
 from lumina.streams.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -87,47 +92,93 @@ def stage_dead_letters(result: EnrichResult, now_ms: int) -> list[tuple[bytes | 
     return letters
 
 
+def record_json(record: BaseModel) -> bytes:
+    return record.model_dump_json().encode()
+
+
+def source_by_scope(
+    items: Sequence[Incoming], sources: Sequence[faust.EventT]
+) -> dict[str, faust.EventT]:
+    """The last event of each scope in a batch: table writes for the scope go to its partition."""
+    return {item.event.scope: src for item, src in zip(items, sources, strict=True)}
+
+
+def duplicate_records(result: EnrichResult) -> list[tuple[Consolidation, AccessEvent]]:
+    """For each absorbed duplicate: its consolidation record and the kept unit's access."""
+    out = []
+    for dup in result.duplicates:
+        scope = dup.incoming.event.scope
+        out.append(
+            (
+                Consolidation(
+                    kind="exact",
+                    scope=scope,
+                    kept_id=dup.kept_id,
+                    absorbed_id=dup.absorbed_id,
+                    similarity=1.0,
+                    duplicates=dup.duplicates,
+                    event_ms=dup.event_ms,
+                ),
+                AccessEvent(
+                    scope=scope, unit_id=dup.kept_id, at_ms=dup.event_ms, reason="duplicate"
+                ),
+            )
+        )
+    return out
+
+
 def attach_enrich_agent(
     app: faust.App,
     topics: Topics,
     pipeline: Pipeline,
-    heads: Any,
+    tables: StateTables,
     settings: Settings,
     clock: Callable[[], int] = lambda: int(time.time() * 1000),
 ) -> Any:
-    """Register the agent. `heads` is the chain-heads table (scope → link)."""
+    """Register the agent: events → units (or dead letters, or consolidated duplicates)."""
+
+    async def enrich_batch(batch: DecodedBatch) -> EnrichResult:
+        scopes = sorted({item.event.scope for item in batch.incoming})
+        # Read every key the batch may touch here, in the loop: the pipeline runs in a
+        # thread, and Faust tables are not thread-safe.
+        heads = BatchOverlay(tables.chain_heads)
+        heads.prefetch(scopes)
+        content = BatchOverlay(tables.content)
+        content.prefetch(
+            [scoped(item.event.scope, content_hash(item.event.text)) for item in batch.incoming]
+        )
+        known = {scope: heads[scope] for scope in scopes if scope in heads}
+        chain = ProvenanceChain(heads=dict(known))
+        # Enrichment is CPU work; a thread keeps the loop free for heartbeats.
+        result = await asyncio.to_thread(
+            pipeline.run, batch.incoming, chain=chain, claims=ContentIndex(content)
+        )
+        for scope, head in chain.heads.items():
+            if head != known.get(scope):
+                heads[scope] = head
+        sources = source_by_scope(batch.incoming, batch.sources)
+        heads.flush(sources.__getitem__)
+        content.flush(sources.__getitem__)
+        return result
 
     async def process(events: Sequence[faust.EventT]) -> None:
         now_ms = clock()
         batch = decode_batch(events, settings, now_ms)
-        result = EnrichResult(units=[], failures=[])
-        if batch.incoming:
-            known = {}
-            for item in batch.incoming:
-                head = heads.get(item.event.scope)
-                if head is not None:
-                    known[item.event.scope] = head
-            chain = ProvenanceChain(heads=dict(known))
-            # Enrichment is CPU work; a thread keeps the loop free for heartbeats.
-            result = await asyncio.to_thread(pipeline.run, batch.incoming, chain=chain)
-            last_event = {
-                item.event.scope: src
-                for item, src in zip(batch.incoming, batch.sources, strict=True)
-            }
-            for scope, src in last_event.items():
-                new_head = chain.heads.get(scope)
-                if new_head is not None and new_head != known.get(scope):
-                    with writing_for(src):
-                        heads[scope] = new_head
+        result = await enrich_batch(batch) if batch.incoming else EnrichResult()
         for unit in result.units:
             await topics.units.send(key=unit.scope.encode(), value=unit.to_json())
+        for consolidation, access in duplicate_records(result):
+            scope_key = consolidation.scope.encode()
+            await topics.consolidations.send(key=scope_key, value=record_json(consolidation))
+            await topics.access.send(key=scope_key, value=record_json(access))
         for key, letter in batch.dead + stage_dead_letters(result, now_ms):
-            await topics.dead_letter.send(key=key, value=letter.model_dump_json().encode())
-        if batch.dead or result.failures:
+            await topics.dead_letter.send(key=key, value=record_json(letter))
+        if batch.dead or result.failures or result.duplicates:
             log.info(
-                "batch of %d: %d units, %d dead letters",
+                "batch of %d: %d units, %d duplicates, %d dead letters",
                 len(events),
                 len(result.units),
+                len(result.duplicates),
                 len(batch.dead) + len(result.failures),
             )
 

@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -35,7 +36,16 @@ from .profiles import Encoder, attribution_stages, embed_stage, load_encoder
 from .shape import HrrShape
 from .stage import INITIAL_FIELDS, Draft, Stage
 
-__all__ = ["EnrichResult", "Incoming", "Pipeline", "StageFailure", "enrich", "event_identity"]
+__all__ = [
+    "ContentClaims",
+    "Duplicate",
+    "EnrichResult",
+    "Incoming",
+    "Pipeline",
+    "StageFailure",
+    "enrich",
+    "event_identity",
+]
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +96,31 @@ class StageFailure:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """An event whose text its scope already has: no unit of its own, the kept one counts it."""
+
+    incoming: Incoming
+    kept_id: str
+    absorbed_id: str
+    duplicates: int
+    event_ms: int
+
+
+class ContentClaims(Protocol):
+    """Who owns a (scope, content hash): `lumina.state.ContentIndex` in the worker."""
+
+    def claim(self, scope: str, content_hash: str, unit_id: str) -> tuple[str, int]: ...
+
+
 @dataclass(slots=True)
 class EnrichResult:
-    """Units in batch order (failed events left out) and one failure per failed event."""
+    """Units in batch order (failed events and duplicates left out), one failure per failed
+    event, and one entry per event absorbed as an exact duplicate."""
 
     units: list[MemoryUnit] = field(default_factory=list)
     failures: list[StageFailure] = field(default_factory=list)
+    duplicates: list[Duplicate] = field(default_factory=list)
 
 
 def event_identity(event: TextEvent, text: str) -> list[tuple[str, str | int | None]]:
@@ -195,8 +224,17 @@ class Pipeline:
             clock=clock,
         )
 
-    def run(self, batch: Sequence[Incoming], chain: ProvenanceChain) -> EnrichResult:
-        """Enrich a batch; `chain` holds the scopes' heads and is advanced in batch order."""
+    def run(
+        self,
+        batch: Sequence[Incoming],
+        chain: ProvenanceChain,
+        claims: ContentClaims | None = None,
+    ) -> EnrichResult:
+        """Enrich a batch; `chain` holds the scopes' heads and is advanced in batch order.
+
+        With `claims`, an event whose (scope, text) another unit already owns becomes a
+        `Duplicate` instead of a unit, and takes no place in the provenance chain.
+        """
         now = self._clock()
         drafts = [
             Draft.from_event(
@@ -215,8 +253,20 @@ class Pipeline:
             _quantized(drafts, alive, "shape"),
         )
         for position, i in enumerate(alive):
+            draft = drafts[i]
             try:
-                unit = self._assemble(drafts[i], embeddings[position], shapes[position], chain, now)
+                uid = self.unit_id_of(draft)
+                if claims is not None:
+                    scope = draft.event.scope
+                    kept, count = claims.claim(scope, content_hash(draft.text), uid)
+                    if kept != uid:
+                        result.duplicates.append(
+                            Duplicate(batch[i], kept, uid, count, draft.event_ms)
+                        )
+                        continue
+                unit = self._assemble(
+                    draft, uid, embeddings[position], shapes[position], chain, now
+                )
             except Exception as exc:  # a poison event must not take its batch down
                 result.failures.append(StageFailure(batch[i], ASSEMBLE, _describe(exc)))
                 continue
@@ -259,16 +309,20 @@ class Pipeline:
             drafts[i] = draft
         return alive
 
+    def unit_id_of(self, draft: Draft) -> str:
+        event = draft.event
+        return unit_id(event.scope, event_identity(event, draft.text), self.identity_key)
+
     def _assemble(
         self,
         draft: Draft,
+        uid: str,
         embedding: np.ndarray | None,
         shape: np.ndarray | None,
         chain: ProvenanceChain,
         now_ms: int,
     ) -> MemoryUnit:
         event = draft.event
-        uid = unit_id(event.scope, event_identity(event, draft.text), self.identity_key)
         if embedding is None or shape is None:
             raise ValueError("a stage left the embedding or the shape unset")
         if len(shape) != self.dim:

@@ -15,7 +15,13 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 from lumina.errors import ConfigError, QueryRefused, StoreError
 from lumina.schemas import DeadLetter, MemoryUnit
 from lumina.store.migrate import apply_migrations
-from lumina.store.rows import DEAD_LETTER_COLUMNS, UNIT_COLUMNS, dead_letter_columns, unit_columns
+from lumina.store.rows import (
+    DEAD_LETTER_COLUMNS,
+    UNIT_COLUMNS,
+    dead_letter_columns,
+    unit_columns,
+    unit_from_row,
+)
 
 # Read-only at the server: writes, DDL and settings changes are refused by ClickHouse itself,
 # so no SQL parsing of ours stands between a user and a write.
@@ -141,6 +147,18 @@ class MemoryStore:
             )
             for r in rows
         ]
+
+    def units_by_id(self, scope: str, ids: Sequence[str]) -> dict[str, MemoryUnit]:
+        """The latest version of each stored unit of `scope` among `ids` (missing: absent)."""
+        if not ids:
+            return {}
+        rows = self.query_rows(
+            f"SELECT {', '.join(UNIT_COLUMNS)} FROM memory_units FINAL "
+            "WHERE scope = {scope:String} AND id IN {ids:Array(String)}",
+            {"scope": scope, "ids": list(ids)},
+        )
+        units = [unit_from_row(row) for row in rows]
+        return {unit.id: unit for unit in units}
 
     def read_only_sql(self, sql: str) -> tuple[list[str], list[tuple[object, ...]]]:
         """Run user SQL with ClickHouse read-only settings; refusals become QueryRefused."""

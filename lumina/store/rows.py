@@ -6,7 +6,21 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from lumina.schemas import DeadLetter, MemoryUnit
+from lumina.schemas import (
+    Affect,
+    DeadLetter,
+    Decay,
+    Entity,
+    KafkaOrigin,
+    MemoryUnit,
+    Provenance,
+    Roles,
+    Shape,
+    Timestamps,
+    TokenWeight,
+)
+
+ROLE_NAMES = ("who", "what", "when", "where", "why", "how")
 
 UNIT_COLUMNS: tuple[str, ...] = (
     "scope",
@@ -69,12 +83,23 @@ def ms_to_datetime(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
+# ReplacingMergeTree keeps the row with the highest version. A unit's versions differ by
+# reinforcement, so the access count leads and the ingest time breaks ties: a reinforced
+# version beats a re-delivered copy of the original, and the newest copy wins among equals.
+# 2^42 ms is the year 2109.
+INGEST_BITS = 42
+
+
+def unit_version(unit: MemoryUnit) -> int:
+    return (unit.decay.access_count << INGEST_BITS) | unit.timestamps.ingest_ms
+
+
 def unit_row(unit: MemoryUnit) -> list[Any]:
     p, ts, roles, origin = unit.provenance, unit.timestamps, unit.roles, unit.provenance.origin
     return [
         p.scope,
         unit.id,
-        ts.ingest_ms,
+        unit_version(unit),
         unit.schema_version,
         unit.content_hash,
         unit.text,
@@ -114,6 +139,82 @@ def unit_row(unit: MemoryUnit) -> list[Any]:
         unit.decay.access_count,
         unit.stages,
     ]
+
+
+def datetime_to_ms(value: datetime) -> int:
+    if value.tzinfo is None:  # the driver may hand back naive UTC
+        value = value.replace(tzinfo=UTC)
+    return round(value.timestamp() * 1000)
+
+
+def _f4(value: float) -> float:
+    # Float32 columns widen 0.6123 to 0.61229997…; units carry these at 4 decimals.
+    return round(float(value), 4)
+
+
+def unit_from_row(row: Sequence[Any]) -> MemoryUnit:
+    """The MemoryUnit a `memory_units` row was written from (columns in UNIT_COLUMNS order).
+
+    Equal to the unit written, except `provenance.origin.timestamp_ms`, which the table
+    does not keep (the event time is kept).
+    """
+    r = dict(zip(UNIT_COLUMNS, row, strict=True))
+    origin = None
+    if r["origin_topic"] is not None:
+        origin = KafkaOrigin(
+            topic=r["origin_topic"], partition=r["origin_partition"], offset=r["origin_offset"]
+        )
+    return MemoryUnit(
+        schema_version=r["schema_version"],
+        id=r["id"],
+        content_hash=r["content_hash"],
+        provenance=Provenance(
+            scope=r["scope"],
+            source=r["source"],
+            author=r["author"],
+            session=r["session"],
+            event_id=r["event_id"],
+            origin=origin,
+            chain_link=r["chain_link"],
+            previous_link=r["previous_link"],
+        ),
+        text=r["text"],
+        timestamps=Timestamps(
+            event_ms=datetime_to_ms(r["event_time"]),
+            ingest_ms=datetime_to_ms(r["ingest_time"]),
+            last_access_ms=datetime_to_ms(r["last_access"]),
+        ),
+        salience=_f4(r["salience"]),
+        attribution=[
+            TokenWeight(token=t, weight=_f4(w))
+            for t, w in zip(r["attribution_tokens"], r["attribution_weights"], strict=True)
+        ],
+        roles=Roles(**{role: r[f"role_{role}"] for role in ROLE_NAMES}),
+        entities=[
+            Entity(text=t, label=label, start=s, end=e)
+            for t, label, s, e in zip(
+                r["entity_texts"],
+                r["entity_labels"],
+                r["entity_starts"],
+                r["entity_ends"],
+                strict=True,
+            )
+        ],
+        affect=Affect(valence=_f4(r["valence"]), arousal=_f4(r["arousal"])),
+        embedding=r["embedding"],
+        shape=Shape(
+            dim=len(r["shape"]),
+            weights={role: _f4(w) for role, w in r["shape_weights"].items()},
+            vector=r["shape"],
+        ),
+        decay=Decay(
+            half_life_s=r["half_life_s"],
+            floor=round(float(r["decay_floor"]), 6),
+            strength=_f4(r["strength"]),
+            access_count=r["access_count"],
+        ),
+        stages=dict(r["stages"]),
+    )
 
 
 def unit_columns(units: Sequence[MemoryUnit]) -> list[list[Any]]:

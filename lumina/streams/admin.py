@@ -12,7 +12,9 @@ from aiokafka.errors import TopicAlreadyExistsError
 from lumina.config import Settings
 from lumina.errors import ConfigError
 
-TOPIC_NAMES = ("events", "units", "dead-letter")
+TOPIC_NAMES = (
+    "events", "units", "dead-letter", "activations", "consolidations", "timelines", "access",
+)  # fmt: skip
 
 
 async def _ensure(brokers: str, settings: Settings) -> None:

@@ -19,7 +19,9 @@ def create_app(settings: Settings, brokers: str) -> faust.App:
     return faust.App(
         settings.group_id,
         broker=[f"kafka://{b.strip()}" for b in brokers.split(",") if b.strip()],
-        store="memory://",
+        # RocksDB keeps table state on disk between runs, so a restart reads only the
+        # changelog written since; memory:// re-reads every changelog from the start.
+        store=f"{settings.table_store}://",
         datadir=str(datadir),
         autodiscover=False,
         key_serializer="raw",

@@ -1,28 +1,66 @@
-"""Faust tables and the one helper that keeps their changelog on the event's partition."""
+"""Faust tables, and the helpers that keep each table change on its scope's partition.
+
+Every table is keyed by a string that starts with the scope (`lumina.state.keys`), holds
+JSON values, and lives in RocksDB (or memory) with a changelog topic it is rebuilt from.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator, MutableMapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import faust
 from faust.streams import _current_event
 
 from lumina.config import Settings
+from lumina.state.keys import SEPARATOR
 
 
-def chain_heads_table(app: faust.App, settings: Settings) -> Any:
-    """Scope → head of its provenance chain, recovered from the changelog on restart."""
+def state_table(app: faust.App, settings: Settings, name: str, help: str) -> Any:
     return app.Table(
-        "chain-heads",
+        name,
         default=None,
         partitions=settings.partitions,
         schema=faust.Schema(
-            key_type=str, value_type=str, key_serializer="json", value_serializer="json"
+            key_type=str, value_type=None, key_serializer="json", value_serializer="json"
         ),
-        help="Head link of each scope's provenance chain.",
+        help=help,
     )
+
+
+@dataclass(frozen=True)
+class StateTables:
+    """All tables of a worker, declared once so every agent shares the same ones."""
+
+    chain_heads: Any  # scope → head link of its provenance chain
+    content: Any  # scope ␟ content hash → kept unit id and duplicate count
+    activations: Any  # scope ␟ entity → activation, clock, mentions
+    windows: Any  # scope ␟ window start → units, salience, entity counts
+    window_index: Any  # scope → window starts kept
+    timelines: Any  # scope ␟ who → latest where/what with valid_from
+    decay: Any  # scope ␟ unit id → half-life, last access, access count
+
+    @classmethod
+    def declare(cls, app: faust.App, settings: Settings) -> StateTables:
+        def table(name: str, help: str) -> Any:
+            return state_table(app, settings, name, help)
+
+        return cls(
+            chain_heads=table("chain-heads", "Head link of each scope's provenance chain."),
+            content=table("content-index", "Kept unit per (scope, content hash)."),
+            activations=table("entity-activation", "Decaying activation per entity."),
+            windows=table("activity-windows", "Units and entities per tumbling window."),
+            window_index=table("window-index", "Live window starts per scope."),
+            timelines=table("role-timelines", "Latest where/what per (scope, who)."),
+            decay=table("unit-decay", "Reinforced decay state per unit."),
+        )
+
+
+def scope_of(key: str) -> str:
+    return key.split(SEPARATOR, 1)[0]
 
 
 @contextmanager
@@ -35,10 +73,72 @@ def writing_for(event: faust.EventT) -> Iterator[None]:
     partition 2 after a rebalance. This keeps state next to its events whatever partitioner
     the producers used.
     """
-    import weakref
-
     token = _current_event.set(weakref.ref(event))
     try:
         yield
     finally:
         _current_event.reset(token)
+
+
+class BatchOverlay(MutableMapping[str, Any]):
+    """A table seen through a batch: reads fall through, writes wait for `flush`.
+
+    State logic runs over this instead of the table, so a key changed by many units of a
+    batch reaches the changelog once, with its last value, and the logic can run away from
+    the event loop (Faust tables are not thread-safe) when the keys were read beforehand
+    with `prefetch`.
+    """
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        self.cache: dict[str, Any] = {}
+        self.changed: set[str] = set()
+
+    def prefetch(self, keys: Iterator[str] | list[str]) -> None:
+        for key in keys:
+            if key not in self.cache:
+                self.cache[key] = self.table.get(key)
+
+    def _lookup(self, key: str) -> Any:
+        if key not in self.cache:
+            self.cache[key] = self.table.get(key)
+        return self.cache[key]
+
+    def __getitem__(self, key: str) -> Any:
+        value = self._lookup(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self._lookup(key)
+        return default if value is None else value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.cache[key] = value
+        self.changed.add(key)
+
+    def __delitem__(self, key: str) -> None:
+        if self._lookup(key) is None:
+            raise KeyError(key)
+        self.cache[key] = None
+        self.changed.add(key)
+
+    def __iter__(self) -> Iterator[str]:  # only what this batch has seen
+        return (k for k, v in self.cache.items() if v is not None)
+
+    def __len__(self) -> int:
+        return sum(1 for v in self.cache.values() if v is not None)
+
+    def flush(self, source_of_scope: Callable[[str], faust.EventT]) -> int:
+        """Write each changed key once, on the partition of an event of its scope."""
+        for key in sorted(self.changed):
+            value = self.cache[key]
+            with writing_for(source_of_scope(scope_of(key))):
+                if value is None:
+                    self.table.pop(key, None)
+                else:
+                    self.table[key] = value
+        count = len(self.changed)
+        self.changed.clear()
+        return count

@@ -14,6 +14,10 @@ class Topics:
     events: faust.TopicT  # TextEvent JSON in, key = scope
     units: faust.TopicT  # MemoryUnit JSON out, key = scope
     dead_letter: faust.TopicT  # DeadLetter JSON, key = original key
+    activations: faust.TopicT  # EntityActivation / ActivityWindow JSON, key = scope
+    consolidations: faust.TopicT  # Consolidation JSON, key = scope
+    timelines: faust.TopicT  # TimelineChange JSON, key = scope
+    access: faust.TopicT  # AccessEvent JSON, key = scope (the reinforcement loop)
 
     @classmethod
     def declare(cls, app: faust.App, settings: Settings) -> Topics:
@@ -26,4 +30,12 @@ class Topics:
                 replicas=settings.replication_factor,
             )
 
-        return cls(events=topic("events"), units=topic("units"), dead_letter=topic("dead-letter"))
+        return cls(
+            events=topic("events"),
+            units=topic("units"),
+            dead_letter=topic("dead-letter"),
+            activations=topic("activations"),
+            consolidations=topic("consolidations"),
+            timelines=topic("timelines"),
+            access=topic("access"),
+        )

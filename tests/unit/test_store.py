@@ -113,3 +113,29 @@ def test_store_errors_never_show_the_password() -> None:
     with pytest.raises(StoreError) as caught:
         open_store(dsn)
     assert "s3cr3t-pw" not in str(caught.value) and "lumina:***@127.0.0.1" in str(caught.value)
+
+
+def test_store_units_come_back_as_written(store: MemoryStore, settings: Settings) -> None:
+    units = units_for("rt", settings)
+    store.insert_units(units)
+    back = store.units_by_id("rt", [u.id for u in units] + ["no-such-id"])
+    assert sorted(back) == sorted(u.id for u in units)
+    for unit in units:  # the origin's broker timestamp is the one thing not stored
+        assert back[unit.id] == unit
+    assert store.units_by_id("other-scope", [units[0].id]) == {}
+
+
+def test_store_reinforced_version_replaces_the_original_even_if_redelivered_later(
+    store: MemoryStore, settings: Settings
+) -> None:
+    from lumina.state.reinforcement import DecayState, reinforced_unit
+
+    unit = units_for("rv", settings)[0]
+    stronger = reinforced_unit(unit, DecayState(unit.decay.half_life_s * 2, 1_790_000_000_000, 1))
+    redelivered = unit.model_copy(
+        update={"timestamps": unit.timestamps.model_copy(update={"ingest_ms": 1_799_000_000_000})}
+    )
+    store.insert_units([stronger])
+    store.insert_units([redelivered])  # a re-enriched copy of the original, ingested later
+    (kept,) = store.units_by_id("rv", [unit.id]).values()
+    assert kept.decay.access_count == 1 and kept.decay.half_life_s == unit.decay.half_life_s * 2

@@ -1,0 +1,107 @@
+"""The state agent: every new unit updates the scope's activations, windows and timelines.
+
+Thin wiring around `lumina.state.StreamMemory`: the tables are read through batch
+overlays, each changed key is written once per batch on its scope's partition, and the
+latest record of each changed activation and window goes to `lumina.activations`,
+every timeline change to `lumina.timelines`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import faust
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from lumina.config import Settings
+from lumina.schemas import Entity, Roles
+from lumina.schemas.state import ActivityWindow, EntityActivation
+from lumina.state import StateChanges, StreamMemory
+from lumina.streams.tables import BatchOverlay, StateTables
+from lumina.streams.topics import Topics
+
+log = logging.getLogger(__name__)
+
+
+class _Scope(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    scope: str
+
+
+class _Times(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    event_ms: int
+
+
+class _Decay(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    access_count: int
+
+
+class UnitFacts(BaseModel):
+    """The parts of a MemoryUnit the state reads: parsing skips the vectors, which are most
+    of a unit's bytes and most of the cost of validating one."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: str
+    provenance: _Scope
+    timestamps: _Times
+    salience: float
+    roles: Roles
+    entities: list[Entity]
+    decay: _Decay
+
+    @property
+    def scope(self) -> str:
+        return self.provenance.scope
+
+
+def attach_state_agent(
+    app: faust.App, topics: Topics, tables: StateTables, settings: Settings
+) -> Any:
+    @app.agent(topics.units, name="lumina.state")
+    async def remember(stream: faust.StreamT) -> None:
+        async for events in stream.take_events(  # type: ignore[attr-defined]
+            settings.batch_size, within=settings.batch_within_s
+        ):
+            overlays = [
+                BatchOverlay(t)
+                for t in (tables.activations, tables.windows, tables.window_index, tables.timelines)
+            ]
+            memory = StreamMemory(
+                *overlays,
+                half_life_s=settings.activation_half_life_s,
+                window_s=settings.window_s,
+                expiry_s=settings.window_expiry_s,
+            )
+            changes = StateChanges()
+            sources: dict[str, faust.EventT] = {}
+            for event in events:
+                try:
+                    unit = UnitFacts.model_validate_json(event.message.value or b"")
+                except ValidationError:
+                    continue  # not a unit: the sink dead-letters it
+                if unit.decay.access_count:
+                    continue  # a reinforced version: its mentions were counted at ingest
+                changes.merge(memory.apply(unit))
+                sources[unit.scope] = event
+            for overlay in overlays:
+                overlay.flush(sources.__getitem__)
+            records: list[EntityActivation | ActivityWindow] = [
+                *changes.activations.values(),
+                *changes.windows.values(),
+            ]
+            for record in records:
+                await topics.activations.send(
+                    key=record.scope.encode(), value=record.model_dump_json().encode()
+                )
+            for change in changes.timeline:
+                await topics.timelines.send(
+                    key=change.scope.encode(), value=change.model_dump_json().encode()
+                )
+            if changes.late_units:
+                log.info("%d units too late for their activity window", changes.late_units)
+
+    return remember
