@@ -36,9 +36,7 @@ def test_consolidation_exact_duplicate_makes_no_unit_and_counts(pipeline: Pipeli
     result = pipeline.run(batch[:2], chain, claims=index)
     assert len(result.units) == 2 and not result.duplicates
     # The same text again, later and in another batch, with its own event id.
-    again = pipeline.run(
-        events("Lunch at Rosa's on Friday.", "New.", ids="f"), chain, claims=index
-    )
+    again = pipeline.run(events("Lunch at Rosa's on Friday.", "New.", ids="f"), chain, claims=index)
     (dup,) = again.duplicates
     assert dup.kept_id == result.units[0].id and dup.absorbed_id != dup.kept_id
     assert dup.duplicates == 1
