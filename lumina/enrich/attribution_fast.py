@@ -223,6 +223,8 @@ def known_names(authors: Iterable[str | None]) -> frozenset[str]:
 
 # English capitalises "I" and its contractions everywhere; they are the speaker, not a name.
 FIRST_PERSON_I = frozenset({"i", "i'm", "i've", "i'll", "i'd"})
+# The same with either apostrophe, so a token is tested without normalising it first.
+_FIRST_PERSON_I_SPELLINGS = FIRST_PERSON_I | {w.replace("'", "\u2019") for w in FIRST_PERSON_I}
 
 # Spelling → whether it is capitalised and so may be part of a name ("I" never is), cached:
 # one C-level map over a text's tokens instead of a test per token.
@@ -245,24 +247,28 @@ def _name_capitals(words: list[str]) -> list[bool]:
         return list(map(_name_capital, words))
 
 
+def _is_capital_name(tokens: Tokens, i: int) -> bool:
+    """Whether token i continues the previous one as a capitalised non-stopword ("York")."""
+    return (
+        i < len(tokens.words)
+        and tokens.breaks[i] == NONE
+        and _is_capitalised(tokens.words[i])
+        and not is_stopword(tokens.lower[i])
+    )
+
+
 def _starts_name(tokens: Tokens, i: int, known: frozenset[str]) -> bool:
     """Whether the capitalised token i may open an entity run."""
     lower, words, breaks = tokens.lower, tokens.words, tokens.breaks
-    if lower[i].replace("\u2019", "'") in FIRST_PERSON_I:
+    if lower[i] in _FIRST_PERSON_I_SPELLINGS:
         return False
     nxt = i + 1
-    next_is_capital_name = (
-        nxt < len(words)
-        and breaks[nxt] == NONE
-        and _is_capitalised(words[nxt])
-        and not is_stopword(lower[nxt])
-    )
     if lower[i] in TITLES:
-        return next_is_capital_name
+        return _is_capital_name(tokens, nxt)
     if is_stopword(lower[i]):
         # "New York", "The Hague" mid-sentence; a sentence-initial "The"/"So" never opens one.
-        return breaks[i] != SENTENCE and next_is_capital_name
-    if breaks[i] != SENTENCE or lower[i] in known or next_is_capital_name:
+        return breaks[i] != SENTENCE and _is_capital_name(tokens, nxt)
+    if breaks[i] != SENTENCE or lower[i] in known or _is_capital_name(tokens, nxt):
         return True
     # Sentence-initial single word: accept only what looks like a named subject.
     if nxt >= len(words) or breaks[nxt] != NONE:
