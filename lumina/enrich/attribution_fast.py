@@ -94,6 +94,7 @@ def zipf(lower: str) -> float:
     return zipf_frequency(lower, "en")
 
 
+@lru_cache(maxsize=262_144)
 def is_stopword(lower: str) -> bool:
     return zipf(lower) >= STOPWORD_ZIPF
 

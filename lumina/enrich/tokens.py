@@ -81,15 +81,16 @@ class Tokens:
         return len(self.ends)
 
 
+def _ends_abbreviation(previous_lower: str) -> bool:
+    """Whether a lone period after this word belongs to it ("Dr. Smith", "J. Smith")."""
+    return previous_lower in _ABBREVIATIONS or len(previous_lower) == 1
+
+
 def _gap_break(gap: str, previous_lower: str) -> int:
     kind = NONE
     for ch in gap:
         if ch in _SENTENCE_PUNCT:
-            if (
-                ch == "."
-                and gap.strip() == "."
-                and (previous_lower in _ABBREVIATIONS or len(previous_lower) == 1)
-            ):
+            if ch == "." and gap.strip() == "." and _ends_abbreviation(previous_lower):
                 continue  # "Dr. Smith", "J. Smith": the period belongs to the abbreviation
             return SENTENCE
         if ch in _CLAUSE_PUNCT:
@@ -99,27 +100,36 @@ def _gap_break(gap: str, previous_lower: str) -> int:
     return kind
 
 
-# Gap → break, for the gaps whose break does not depend on the word before them (all but a
-# lone period, which may end an abbreviation). A handful of gaps (" ", ", ", "? ") make up
-# nearly all of them, so one dict lookup per gap replaces the character scan.
+# A lone period (". ") is a sentence break unless it ends an abbreviation: the one gap
+# whose break depends on the word before it, resolved per text.
+_PERIOD = -1
+
+# Gap → its break, or _PERIOD. A handful of gaps (" ", ", ", ". ") make up nearly all of
+# them, so one dict lookup per gap replaces the character scan.
 _GAP_BREAKS: dict[str, int] = {" ": NONE}
 _GAP_CACHE_LIMIT = 4096
 
 
-def _uncached_gap_break(gap: str, previous_lower: str) -> int:
-    kind = _gap_break(gap, previous_lower)
-    if gap.strip() != "." and len(_GAP_BREAKS) < _GAP_CACHE_LIMIT:
-        _GAP_BREAKS[gap] = kind
+def _gap_kind(gap: str) -> int:
+    kind = _GAP_BREAKS.get(gap)
+    if kind is None:
+        # Outside a lone period, _gap_break never reads the word before the gap.
+        kind = _PERIOD if gap.strip() == "." else _gap_break(gap, "")
+        if len(_GAP_BREAKS) < _GAP_CACHE_LIMIT:  # bounded: gaps may hold any symbols
+            _GAP_BREAKS[gap] = kind
     return kind
 
 
 def _breaks(gaps: list[str], lower: list[str]) -> list[int]:
     """Break before each token; `gaps[i]` separates token i from token i + 1."""
-    breaks = [SENTENCE, *map(_GAP_BREAKS.get, gaps)]
-    while None in breaks:  # rare: a new gap, or a period that may follow an abbreviation
-        i = breaks.index(None)
-        breaks[i] = _uncached_gap_break(gaps[i - 1], lower[i - 1])
-    return breaks  # type: ignore[return-value]  # no None is left
+    try:
+        breaks = [SENTENCE, *map(_GAP_BREAKS.__getitem__, gaps)]
+    except KeyError:  # a gap not seen before
+        breaks = [SENTENCE, *map(_gap_kind, gaps)]
+    while _PERIOD in breaks:
+        i = breaks.index(_PERIOD)
+        breaks[i] = NONE if _ends_abbreviation(lower[i - 1]) else SENTENCE
+    return breaks
 
 
 # Spelling → its lowercase form, shared: a lookup is cheaper than lowercasing, and every
