@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from contextlib import suppress
 
-from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
@@ -20,28 +19,25 @@ TOPIC_NAMES = (
 async def _ensure(brokers: str, settings: Settings) -> None:
     wanted = [settings.topic(name) for name in TOPIC_NAMES]
     admin = AIOKafkaAdminClient(bootstrap_servers=brokers)
-    probe = AIOKafkaConsumer(bootstrap_servers=brokers)
     await admin.start()
-    await probe.start()
     try:
-        existing = await probe.topics()
+        existing = set(await admin.list_topics())
         missing = [t for t in wanted if t not in existing]
         if missing:
             new = [NewTopic(t, settings.partitions, settings.replication_factor) for t in missing]
             with suppress(TopicAlreadyExistsError):  # another worker won the race
                 await admin.create_topics(new)
-        for topic in wanted:
-            if topic in existing:
-                count = len(probe.partitions_for_topic(topic) or ())
-                if count != settings.partitions:
-                    # Faust sizes table changelogs from LUMINA_PARTITIONS; a mismatch would
-                    # crash the agents later with a less helpful message.
-                    raise ConfigError(
-                        f"topic {topic} has {count} partitions but LUMINA_PARTITIONS is "
-                        f"{settings.partitions}: set LUMINA_PARTITIONS={count}"
-                    )
+        present = [t for t in wanted if t in existing]
+        for info in await admin.describe_topics(present) if present else []:
+            count = len(info["partitions"])
+            if count != settings.partitions:
+                # Faust sizes table changelogs from LUMINA_PARTITIONS; a mismatch would
+                # crash the agents later with a less helpful message.
+                raise ConfigError(
+                    f"topic {info['topic']} has {count} partitions but LUMINA_PARTITIONS is "
+                    f"{settings.partitions}: set LUMINA_PARTITIONS={count}"
+                )
     finally:
-        await probe.stop()
         await admin.close()
 
 
