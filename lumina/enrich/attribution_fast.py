@@ -154,10 +154,9 @@ def word_weight(word: str, *, sentence_initial: bool = False) -> float:
 def token_weights(tokens: Tokens) -> list[float]:
     """Weights of every token, aligned with `tokens`."""
     try:
-        by_break = list(map(_WEIGHTS.__getitem__, tokens.words))
+        return list(map(getitem, map(_WEIGHTS.__getitem__, tokens.words), tokens.breaks))
     except KeyError:  # a spelling not seen before
-        by_break = list(map(_spelling_weights, tokens.words))
-    return list(map(getitem, by_break, tokens.breaks))
+        return list(map(getitem, map(_spelling_weights, tokens.words), tokens.breaks))
 
 
 def _squash(mean: float) -> float:

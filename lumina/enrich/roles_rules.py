@@ -146,7 +146,7 @@ def _entity_index(tokens: Tokens, entities: Sequence[Entity]) -> dict[int, tuple
 
 
 def _temporal_mask(tokens: Tokens, spans: Sequence[Timex]) -> list[bool]:
-    mask = [False] * len(tokens)
+    mask = [False] * len(tokens.words)
     for t in spans:
         # Tokens overlapping the span: ending after its start, starting before its end.
         for j in range(bisect_right(tokens.ends, t.start), bisect_left(tokens.starts, t.end)):
@@ -180,8 +180,9 @@ def _clause_bounds(tokens: Tokens) -> Iterator[tuple[int, int]]:
     """(first, end) token indexes of each clause, lazily: the first clause usually decides."""
     # A clause opens at every token after a break. NONE is 0, the only false break, so
     # compress keeps exactly those tokens, at C speed.
-    starts = list(compress(range(len(tokens)), tokens.breaks))
-    ends = [*starts[1:], len(tokens)]
+    n = len(tokens.breaks)
+    starts = list(compress(range(n), tokens.breaks))
+    ends = [*starts[1:], n]
     return zip(starts, ends, strict=True)
 
 
@@ -261,7 +262,7 @@ def find_what(tokens: Tokens, clause: _Clause, temporal: list[bool]) -> str | No
     last = clause.verb
     j = last + 1
     while (
-        j < len(tokens)
+        j < len(lower)
         and breaks[j] == NONE
         and lower[j] not in WHAT_STOPS
         and not temporal[j]
@@ -281,7 +282,7 @@ def find_where(
     tokens: Tokens, temporal: list[bool], ents: dict[int, tuple[int, Entity]]
 ) -> str | None:
     lower, breaks = tokens.lower, tokens.breaks
-    n = len(tokens)
+    n = len(lower)
     # Only "home" and the place prepositions open a filler: visit just those tokens.
     for i in _positions(lower, _WHERE_CUES):
         if lower[i] == "home" and i > 0 and lower[i - 1] in HOME_VERBS:
@@ -325,7 +326,7 @@ def find_how(
     tokens: Tokens, temporal: list[bool], ents: dict[int, tuple[int, Entity]]
 ) -> str | None:
     lower, words, breaks = tokens.lower, tokens.words, tokens.breaks
-    n = len(tokens)
+    n = len(lower)
     # Visit only the instrument prepositions, then only the -ly words: most texts have few.
     for i in _positions(lower, INSTRUMENT_PREPS):
         if i + 1 >= n or breaks[i + 1] != NONE:

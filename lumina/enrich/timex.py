@@ -48,7 +48,7 @@ _TIME = re.compile(
 _DATE = re.compile(
     rf"""
     \b(?=[\dtynlpceaofsiwm])
-    (?: \d{{4}}-\d{{2}}-\d{{2}}(?:T\d{{2}}:\d{{2}}(?::\d{{2}})?)?\b             # 2024-05-01
+    (?: \d{{4}}-\d{{2}}-\d{{2}}(?:[tT]\d{{2}}:\d{{2}}(?::\d{{2}})?)?\b          # 2024-05-01
       | (?:the\s+day\s+(?:before|after)\s+)?(?:yesterday|today|tomorrow)
         (?:\s+{_DAY_PART})?\b
       | (?:this|next|last|past|coming|every)\s+                                # next Monday
@@ -60,6 +60,10 @@ _DATE = re.compile(
     """,
     re.VERBOSE | re.IGNORECASE,
 )
+# Case-insensitive matching cannot rule out an alternative by its first character, so it
+# tries every one of _DATE's at each word. On an ASCII text, matching the lowercased text
+# case-sensitively finds the same spans (the pattern is all lowercase) about twice as fast.
+_DATE_LOWERCASE = re.compile(_DATE.pattern, re.VERBOSE)
 _MONTH_DATE = re.compile(
     rf"""
     \b(?=[\dJFMASOND])
@@ -112,6 +116,7 @@ _DATE_WORDS = frozenset(
     | _MONTH_WORDS
 )  # fmt: skip
 _DIGIT = re.compile(r"\d")
+_ASCII_DIGIT = re.compile(r"[0-9]")  # the same on an ASCII text, and quicker
 _WORD_PARTS = re.compile(r"[-'’]")
 
 # Which word lists a token hits, as bits, cached per lowercase token: one dict lookup per
@@ -139,10 +144,11 @@ def _token_cues(lower: str) -> int:
 def _cues(lower_tokens: Sequence[str]) -> int:
     """The cue bits of all tokens together."""
     try:
-        distinct = set(map(_CUES.__getitem__, lower_tokens))  # C-level: usually {0}
+        if not any(map(_CUES.__getitem__, lower_tokens)):
+            return 0  # the common case, decided at C speed
     except KeyError:  # a token not seen before
-        distinct = set(map(_token_cues, lower_tokens))
-    return reduce(or_, distinct, 0)
+        pass
+    return reduce(or_, map(_token_cues, lower_tokens), 0)
 
 
 def find_timex(text: str, lower_tokens: Sequence[str] | None = None) -> list[Timex]:
@@ -152,7 +158,8 @@ def find_timex(text: str, lower_tokens: Sequence[str] | None = None) -> list[Tim
     that cannot match (no digit and none of their words) be skipped: the regexes are most of
     the cost of this module, and most chat turns hold no date at all.
     """
-    has_digit = _DIGIT.search(text) is not None
+    ascii_text = text.isascii()
+    has_digit = (_ASCII_DIGIT if ascii_text else _DIGIT).search(text) is not None
     date_words = time_words = month_words = True
     if lower_tokens is not None:
         cues = _cues(lower_tokens)
@@ -161,16 +168,18 @@ def find_timex(text: str, lower_tokens: Sequence[str] | None = None) -> list[Tim
         date_words = bool(cues & _DATE_CUE)
         time_words = bool(cues & _TIME_CUE)
         month_words = bool(cues & _MONTH_CUE)
-    passes: list[tuple[re.Pattern[str], str]] = []
+    passes: list[tuple[re.Pattern[str], str, str]] = []  # pattern, text it reads, label
     if has_digit or date_words:
-        passes.append((_DATE, "DATE"))
+        passes.append(
+            (_DATE_LOWERCASE, text.lower(), "DATE") if ascii_text else (_DATE, text, "DATE")
+        )
     if has_digit or time_words:
-        passes.append((_TIME, "TIME"))
+        passes.append((_TIME, text, "TIME"))
     if has_digit and month_words:
-        passes.append((_MONTH_DATE, "DATE"))
+        passes.append((_MONTH_DATE, text, "DATE"))
     found: list[Timex] = []
-    for pattern, label in passes:
-        found.extend(Timex(m.start(), m.end(), label) for m in pattern.finditer(text))
+    for pattern, subject, label in passes:
+        found.extend(Timex(m.start(), m.end(), label) for m in pattern.finditer(subject))
     if month_words:
         found.extend(Timex(m.start(1), m.end(1), "DATE") for m in _BARE_MONTH.finditer(text))
     if len(found) < 2:
