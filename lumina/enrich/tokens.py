@@ -38,6 +38,12 @@ _TOKEN = re.compile(
     re.VERBOSE | re.IGNORECASE,
 )
 
+# Most texts hold no digit. In those the digit-led branch never matches, `[^\W\d]` is any
+# word character and the `.\d+` tail matches nothing, so this shorter pattern splits them
+# exactly as _TOKEN does, and about a third faster.
+_DIGIT = re.compile(r"\d")
+_TOKEN_WITHOUT_DIGITS = re.compile(r"(\w++(?:['’-]\w+)*+)")
+
 # A period after these does not end a sentence ("Dr. Smith", "J. Smith", "U.S. team").
 _ABBREVIATIONS = frozenset(
     {"dr", "mr", "mrs", "ms", "prof", "st", "jr", "sr", "vs", "etc", "approx", "dept", "inc"}
@@ -158,7 +164,7 @@ def tokenize(text: str) -> Tokens:
     """Split `text` (already normalized) into word tokens with spans and break markers."""
     # C-level passes only (split, slices, map, accumulate): this runs once per event and is
     # the stage's hot path. `parts` alternates gap, token, gap, …, token, gap.
-    parts = _TOKEN.split(text)
+    parts = (_TOKEN if _DIGIT.search(text) else _TOKEN_WITHOUT_DIGITS).split(text)
     words = parts[1::2]
     if not words:
         return Tokens(text, [], [], [], [], [])
