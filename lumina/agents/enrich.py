@@ -14,10 +14,10 @@ from pydantic import BaseModel
 
 from lumina.config import Settings
 from lumina.core.identity import content_hash
-from lumina.core.provenance import ProvenanceChain
+from lumina.core.provenance import ChainEntry, LinkedUnit, ProvenanceChain
 from lumina.enrich import EnrichResult, Incoming, Pipeline
 from lumina.errors import InvalidEvent, ReasonCode
-from lumina.schemas import DeadLetter, KafkaOrigin, decode_event
+from lumina.schemas import DeadLetter, KafkaOrigin, MemoryUnit, decode_event
 from lumina.schemas.state import AccessEvent, Consolidation
 from lumina.state import ContentIndex
 from lumina.state.keys import scoped
@@ -92,6 +92,39 @@ def stage_dead_letters(result: EnrichResult, now_ms: int) -> list[tuple[bytes | 
     return letters
 
 
+def resume_chain(
+    state: BatchOverlay, scopes: Sequence[str], ids: Sequence[tuple[str, str]]
+) -> ProvenanceChain:
+    """The chains of a batch's scopes as stored, with the batch's units already linked."""
+    chain = ProvenanceChain()
+    for scope in scopes:
+        head = state.get(scope)
+        if head is not None:
+            chain.heads[scope], chain.lengths[scope] = head["head"], head["length"]
+    for scope, uid in ids:
+        link = state.get(scoped(scope, uid))
+        if link is not None:
+            entry = ChainEntry(uid, link["time_ms"], link["previous"], link["link"])
+            chain.linked[uid] = LinkedUnit(entry, link["sequence"])
+    return chain
+
+
+def save_chain(state: BatchOverlay, chain: ProvenanceChain, units: Sequence[MemoryUnit]) -> None:
+    """Each new unit's link, then each moved head (`flush` writes heads last)."""
+    for unit in units:
+        key = scoped(unit.scope, unit.id)
+        if state.get(key) is None:
+            p = unit.provenance
+            state[key] = {
+                "link": p.chain_link,
+                "previous": p.previous_link,
+                "sequence": p.sequence,
+                "time_ms": unit.timestamps.event_ms,
+            }
+    for scope in sorted({unit.scope for unit in units}):
+        state[scope] = {"head": chain.heads[scope], "length": chain.lengths[scope]}
+
+
 def record_json(record: BaseModel) -> bytes:
     return record.model_dump_json().encode()
 
@@ -103,8 +136,9 @@ def source_by_scope(
     return {item.event.scope: src for item, src in zip(items, sources, strict=True)}
 
 
-def duplicate_records(result: EnrichResult) -> list[tuple[Consolidation, AccessEvent]]:
-    """For each absorbed duplicate: its consolidation record and the kept unit's access."""
+def duplicate_records(result: EnrichResult) -> list[tuple[Consolidation, AccessEvent | None]]:
+    """For each absorbed duplicate: its consolidation record and the kept unit's access
+    (none for a repeat: a redelivered duplicate reinforced the kept unit the first time)."""
     out = []
     for dup in result.duplicates:
         scope = dup.incoming.event.scope
@@ -119,7 +153,9 @@ def duplicate_records(result: EnrichResult) -> list[tuple[Consolidation, AccessE
                     duplicates=dup.duplicates,
                     event_ms=dup.event_ms,
                 ),
-                AccessEvent(
+                None
+                if dup.repeat
+                else AccessEvent(
                     scope=scope, unit_id=dup.kept_id, at_ms=dup.event_ms, reason="duplicate"
                 ),
             )
@@ -138,26 +174,24 @@ def attach_enrich_agent(
     """Register the agent: events → units (or dead letters, or consolidated duplicates)."""
 
     async def enrich_batch(batch: DecodedBatch) -> EnrichResult:
-        scopes = sorted({item.event.scope for item in batch.incoming})
         # Read every key the batch may touch here, in the loop: the pipeline runs in a
         # thread, and Faust tables are not thread-safe.
-        heads = BatchOverlay(tables.chain_heads)
-        heads.prefetch(scopes)
+        scopes = sorted({item.event.scope for item in batch.incoming})
+        ids = [(item.event.scope, pipeline.unit_id_for(item.event)) for item in batch.incoming]
+        chain_state = BatchOverlay(tables.chain)
+        chain_state.prefetch([*scopes, *(scoped(scope, uid) for scope, uid in ids)])
+        chain = resume_chain(chain_state, scopes, ids)
         content = BatchOverlay(tables.content)
         content.prefetch(
             [scoped(item.event.scope, content_hash(item.event.text)) for item in batch.incoming]
         )
-        known = {scope: heads[scope] for scope in scopes if scope in heads}
-        chain = ProvenanceChain(heads=dict(known))
         # Enrichment is CPU work; a thread keeps the loop free for heartbeats.
         result = await asyncio.to_thread(
             pipeline.run, batch.incoming, chain=chain, claims=ContentIndex(content)
         )
-        for scope, head in chain.heads.items():
-            if head != known.get(scope):
-                heads[scope] = head
+        save_chain(chain_state, chain, result.units)
         sources = source_by_scope(batch.incoming, batch.sources)
-        heads.flush(sources.__getitem__)
+        chain_state.flush(sources.__getitem__)
         content.flush(sources.__getitem__)
         return result
 
@@ -170,7 +204,8 @@ def attach_enrich_agent(
         for consolidation, access in duplicate_records(result):
             scope_key = consolidation.scope.encode()
             await topics.consolidations.send(key=scope_key, value=record_json(consolidation))
-            await topics.access.send(key=scope_key, value=record_json(access))
+            if access is not None:
+                await topics.access.send(key=scope_key, value=record_json(access))
         for key, letter in batch.dead + stage_dead_letters(result, now_ms):
             await topics.dead_letter.send(key=key, value=record_json(letter))
         if batch.dead or result.failures or result.duplicates:

@@ -24,9 +24,10 @@ from lumina.streams.topics import Topics
 log = logging.getLogger(__name__)
 
 
-class _Scope(BaseModel):
+class _Place(BaseModel):
     model_config = ConfigDict(extra="ignore")
     scope: str
+    sequence: int
 
 
 class _Times(BaseModel):
@@ -46,7 +47,7 @@ class UnitFacts(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: str
-    provenance: _Scope
+    provenance: _Place
     timestamps: _Times
     salience: float
     roles: Roles

@@ -8,7 +8,15 @@ from dataclasses import dataclass, field
 
 from blake3 import blake3
 
-__all__ = ["GENESIS", "ChainEntry", "ChainVerdict", "ProvenanceChain", "chain_link", "verify_chain"]
+__all__ = [
+    "GENESIS",
+    "ChainEntry",
+    "ChainVerdict",
+    "LinkedUnit",
+    "ProvenanceChain",
+    "chain_link",
+    "verify_chain",
+]
 
 GENESIS: str = "0" * 64
 
@@ -40,20 +48,53 @@ class ChainEntry:
     link: str
 
 
+@dataclass(frozen=True)
+class LinkedUnit:
+    """A unit's place in its scope's chain: the entry and its position, from 1."""
+
+    entry: ChainEntry
+    sequence: int
+
+
 @dataclass
 class ProvenanceChain:
-    """The running head of each scope's chain; seed `heads` from storage to resume."""
+    """The running head and length of each scope's chain, and the units already linked.
+
+    Seed `heads`, `lengths` and `linked` from storage to resume. `place` gives a unit
+    already in `linked` its old place again instead of appending it a second time, so an
+    event re-processed after a crash (Kafka delivers at least once) keeps its link, and
+    the chain stays one line instead of forking.
+    """
 
     heads: dict[str, str] = field(default_factory=dict)
+    lengths: dict[str, int] = field(default_factory=dict)
+    linked: dict[str, LinkedUnit] = field(default_factory=dict)
 
     def head(self, scope: str) -> str:
         return self.heads.get(scope, GENESIS)
 
-    def append(self, scope: str, unit_id: str, time_ms: int) -> ChainEntry:
+    def place(self, scope: str, unit_id: str, time_ms: int) -> LinkedUnit:
+        """Where the unit goes (or went): computed, not recorded; see `record`."""
+        known = self.linked.get(unit_id)
+        if known is not None:
+            return known
         previous = self.head(scope)
         entry = ChainEntry(unit_id, time_ms, previous, chain_link(previous, unit_id, time_ms))
-        self.heads[scope] = entry.link
-        return entry
+        return LinkedUnit(entry, self.lengths.get(scope, 0) + 1)
+
+    def record(self, scope: str, placed: LinkedUnit) -> bool:
+        """Advance the scope's head to a placed unit; False if it was linked already."""
+        if placed.entry.unit_id in self.linked:
+            return False
+        self.linked[placed.entry.unit_id] = placed
+        self.heads[scope] = placed.entry.link
+        self.lengths[scope] = placed.sequence
+        return True
+
+    def append(self, scope: str, unit_id: str, time_ms: int) -> ChainEntry:
+        placed = self.place(scope, unit_id, time_ms)
+        self.record(scope, placed)
+        return placed.entry
 
 
 @dataclass(frozen=True)

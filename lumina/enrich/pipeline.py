@@ -16,8 +16,8 @@ from typing import Protocol
 import numpy as np
 
 from lumina.config import Settings, get_settings
-from lumina.core.identity import IdentityKey, content_hash, unit_id
-from lumina.core.provenance import ProvenanceChain, chain_link
+from lumina.core.identity import IdentityKey, content_hash, normalize_text, unit_id
+from lumina.core.provenance import LinkedUnit, ProvenanceChain
 from lumina.errors import ConfigError, ReasonCode, StageError
 from lumina.schemas import (
     DeadLetter,
@@ -105,12 +105,22 @@ class Duplicate:
     absorbed_id: str
     duplicates: int
     event_ms: int
+    repeat: bool  # absorbed before: a redelivery, already counted
+
+
+class ContentClaim(Protocol):
+    @property
+    def kept_id(self) -> str: ...
+    @property
+    def duplicates(self) -> int: ...
+    @property
+    def repeat(self) -> bool: ...
 
 
 class ContentClaims(Protocol):
     """Who owns a (scope, content hash): `lumina.state.ContentIndex` in the worker."""
 
-    def claim(self, scope: str, content_hash: str, unit_id: str) -> tuple[str, int]: ...
+    def claim(self, scope: str, content_hash: str, unit_id: str) -> ContentClaim: ...
 
 
 @dataclass(slots=True)
@@ -258,19 +268,27 @@ class Pipeline:
                 uid = self.unit_id_of(draft)
                 if claims is not None:
                     scope = draft.event.scope
-                    kept, count = claims.claim(scope, content_hash(draft.text), uid)
-                    if kept != uid:
+                    claim = claims.claim(scope, content_hash(draft.text), uid)
+                    if claim.kept_id != uid:
                         result.duplicates.append(
-                            Duplicate(batch[i], kept, uid, count, draft.event_ms)
+                            Duplicate(
+                                batch[i],
+                                claim.kept_id,
+                                uid,
+                                claim.duplicates,
+                                draft.event_ms,
+                                claim.repeat,
+                            )
                         )
                         continue
-                unit = self._assemble(
-                    draft, uid, embeddings[position], shapes[position], chain, now
-                )
+                # Placed, not recorded: the head moves only once the unit is valid, so a
+                # unit that fails assembly leaves no orphan link behind.
+                placed = chain.place(draft.event.scope, uid, draft.event_ms)
+                unit = self._assemble(draft, placed, embeddings[position], shapes[position], now)
             except Exception as exc:  # a poison event must not take its batch down
                 result.failures.append(StageFailure(batch[i], ASSEMBLE, _describe(exc)))
                 continue
-            chain.append(unit.provenance.scope, unit.id, unit.timestamps.event_ms)
+            chain.record(unit.provenance.scope, placed)
             result.units.append(unit)
         return result
 
@@ -313,21 +331,26 @@ class Pipeline:
         event = draft.event
         return unit_id(event.scope, event_identity(event, draft.text), self.identity_key)
 
+    def unit_id_for(self, event: TextEvent) -> str:
+        """The id the event's unit will have, before any stage runs."""
+        return unit_id(
+            event.scope, event_identity(event, normalize_text(event.text)), self.identity_key
+        )
+
     def _assemble(
         self,
         draft: Draft,
-        uid: str,
+        placed: LinkedUnit,
         embedding: np.ndarray | None,
         shape: np.ndarray | None,
-        chain: ProvenanceChain,
         now_ms: int,
     ) -> MemoryUnit:
         event = draft.event
+        uid = placed.entry.unit_id
         if embedding is None or shape is None:
             raise ValueError("a stage left the embedding or the shape unset")
         if len(shape) != self.dim:
             raise ValueError(f"shape has {len(shape)} dimensions, the pipeline {self.dim}")
-        previous = chain.head(event.scope)
         return MemoryUnit(
             id=uid,
             content_hash=content_hash(draft.text),
@@ -338,10 +361,9 @@ class Pipeline:
                 session=event.session,
                 event_id=event.event_id,
                 origin=draft.origin,
-                # Computed without advancing the chain: the head moves only once the unit
-                # is valid, so a unit that fails assembly leaves no orphan link behind.
-                chain_link=chain_link(previous, uid, draft.event_ms),
-                previous_link=previous,
+                chain_link=placed.entry.link,
+                previous_link=placed.entry.previous,
+                sequence=placed.sequence,
             ),
             text=draft.text,
             timestamps=Timestamps(

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from lumina.schemas.dead_letter import KafkaOrigin
 from lumina.schemas.vectors import Vector, same_values
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 class _Frozen(BaseModel):
@@ -39,6 +39,7 @@ class Provenance(_Frozen):
     origin: KafkaOrigin | None = None
     chain_link: str = Field(description="BLAKE3(previous link ‖ unit id ‖ event time).")
     previous_link: str = Field(description="The scope's chain head before this unit.")
+    sequence: int = Field(ge=1, description="The unit's position in its scope's chain, from 1.")
 
 
 class Timestamps(_Frozen):

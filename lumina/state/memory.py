@@ -16,6 +16,12 @@ replaying the same units gives the same state and the same records.
 
 The state is plain JSON values in mappings (Faust tables in the worker), one key per
 (scope, thing), so it partitions with the events and is rebuilt from its changelog.
+
+Replays change nothing. Units reach the state in chain order, so each value records the
+chain position (`provenance.sequence`) of the last unit applied to it, and a unit at or
+before that position is skipped for that value. After a crash the stream is re-read from
+the last committed offset and some of those units were applied already; each value knows
+which, because a value and its position are written as one.
 """
 
 from __future__ import annotations
@@ -49,13 +55,20 @@ class _EventTime(Protocol):
     def event_ms(self) -> int: ...
 
 
+class _Place(Protocol):
+    @property
+    def scope(self) -> str: ...
+    @property
+    def sequence(self) -> int: ...
+
+
 class Remembered(Protocol):
     """What the state reads of a unit: a MemoryUnit, or the state agent's lighter parse."""
 
     @property
     def id(self) -> str: ...
     @property
-    def scope(self) -> str: ...
+    def provenance(self) -> _Place: ...
     @property
     def salience(self) -> float: ...
     @property
@@ -117,26 +130,30 @@ class StreamMemory:
         changes = StateChanges()
         names = named_entities(unit)
         for name in names:
-            key = scoped(unit.scope, name)
-            changes.activations[key] = self._activate(key, unit, name)
+            key = scoped(unit.provenance.scope, name)
+            record = self._activate(key, unit, name)
+            if record is not None:
+                changes.activations[key] = record
         self._count(unit, names, changes)
         changes.timeline.extend(self._advance_timeline(unit))
         return changes
 
     # ------------------------------------------------------------------ activation
 
-    def _activate(self, key: str, unit: Remembered, name: str) -> EntityActivation:
-        now = unit.timestamps.event_ms
+    def _activate(self, key: str, unit: Remembered, name: str) -> EntityActivation | None:
+        now, position = unit.timestamps.event_ms, unit.provenance.sequence
         state = self.activations.get(key)
+        if _applied(state, position):
+            return None
         if state is None:
             activation, last, mentions = float(unit.salience), now, 1
         else:
             dt_s = (now - state["t"]) / 1000.0
             activation = float(activation_update(state["a"], dt_s, self.half_life_s, unit.salience))
             last, mentions = max(now, state["t"]), state["n"] + 1
-        self.activations[key] = {"a": activation, "t": last, "n": mentions}
+        self.activations[key] = {"a": activation, "t": last, "n": mentions, "q": position}
         return EntityActivation(
-            scope=unit.scope,
+            scope=unit.provenance.scope,
             entity=name,
             activation=activation,
             half_life_s=self.half_life_s,
@@ -148,13 +165,15 @@ class StreamMemory:
 
     def _count(self, unit: Remembered, names: list[str], changes: StateChanges) -> None:
         start = unit.timestamps.event_ms - unit.timestamps.event_ms % self.window_ms
-        starts: list[int] = list(self.window_index.get(unit.scope) or [])
+        starts: list[int] = list(self.window_index.get(unit.provenance.scope) or [])
         newest = max([start, *starts])
         if start < newest - self.expiry_ms:
             changes.late_units += 1
             return
-        key = scoped(unit.scope, start)
+        key = scoped(unit.provenance.scope, start)
         window = self.windows.get(key) or {"units": 0, "salience": 0.0, "entities": {}}
+        if _applied(window, unit.provenance.sequence):
+            return
         counts: dict[str, int] = dict(window["entities"])
         for name in names:
             counts[name] = counts.get(name, 0) + 1
@@ -164,15 +183,16 @@ class StreamMemory:
             "units": window["units"] + 1,
             "salience": window["salience"] + float(unit.salience),
             "entities": counts,
+            "q": unit.provenance.sequence,
         }
         self.windows[key] = window
         if start not in starts:
             kept = sorted(s for s in [*starts, start] if s >= newest - self.expiry_ms)
             for expired in set(starts) - set(kept):
-                self.windows.pop(scoped(unit.scope, expired), None)
-            self.window_index[unit.scope] = kept
+                self.windows.pop(scoped(unit.provenance.scope, expired), None)
+            self.window_index[unit.provenance.scope] = kept
         changes.windows[key] = ActivityWindow(
-            scope=unit.scope,
+            scope=unit.provenance.scope,
             start_ms=start,
             end_ms=start + self.window_ms,
             units=window["units"],
@@ -188,8 +208,11 @@ class StreamMemory:
         if not unit.roles.who:
             return []
         who = canonical_filler(unit.roles.who)
-        key = scoped(unit.scope, who)
-        current: dict[str, list[Any]] = dict(self.timelines.get(key) or {})
+        key = scoped(unit.provenance.scope, who)
+        stored = self.timelines.get(key)
+        if _applied(stored, unit.provenance.sequence):
+            return []
+        current: dict[str, Any] = dict(stored or {})
         now = unit.timestamps.event_ms
         changes = []
         for role in TIMELINE_ROLES:
@@ -206,7 +229,7 @@ class StreamMemory:
             current[role] = [value, now]
             changes.append(
                 TimelineChange(
-                    scope=unit.scope,
+                    scope=unit.provenance.scope,
                     who=who,
                     role=role,
                     value=value,
@@ -218,8 +241,14 @@ class StreamMemory:
                 )
             )
         if changes:
+            current["q"] = unit.provenance.sequence
             self.timelines[key] = current
         return changes
+
+
+def _applied(value: dict[str, Any] | None, position: int) -> bool:
+    """Whether the unit at chain `position` was applied to this value already."""
+    return value is not None and position <= value.get("q", 0)
 
 
 def _most_mentioned(counts: dict[str, int], k: int) -> list[tuple[str, int]]:

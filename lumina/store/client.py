@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ from urllib.parse import urlparse
 
 import clickhouse_connect
 from clickhouse_connect.driver.exceptions import ClickHouseError
+from pydantic import ValidationError
 
 from lumina.errors import ConfigError, QueryRefused, StoreError
 from lumina.schemas import DeadLetter, MemoryUnit
@@ -22,6 +24,8 @@ from lumina.store.rows import (
     unit_columns,
     unit_from_row,
 )
+
+log = logging.getLogger(__name__)
 
 # Read-only at the server: writes, DDL and settings changes are refused by ClickHouse itself,
 # so no SQL parsing of ours stands between a user and a write.
@@ -157,8 +161,15 @@ class MemoryStore:
             "WHERE scope = {scope:String} AND id IN {ids:Array(String)}",
             {"scope": scope, "ids": list(ids)},
         )
-        units = [unit_from_row(row) for row in rows]
-        return {unit.id: unit for unit in units}
+        units = {}
+        for row in rows:
+            try:
+                unit = unit_from_row(row)
+            except ValidationError as exc:  # e.g. a row from before schema 2 (no sequence)
+                log.warning("stored unit %s cannot be read back: %s", row[1], exc.errors()[0])
+                continue
+            units[unit.id] = unit
+        return units
 
     def read_only_sql(self, sql: str) -> tuple[list[str], list[tuple[object, ...]]]:
         """Run user SQL with ClickHouse read-only settings; refusals become QueryRefused."""

@@ -38,6 +38,7 @@ UNIT_COLUMNS: tuple[str, ...] = (
     "origin_offset",
     "chain_link",
     "previous_link",
+    "sequence",
     "event_time",
     "ingest_time",
     "last_access",
@@ -112,6 +113,7 @@ def unit_row(unit: MemoryUnit) -> list[Any]:
         origin.offset if origin else None,
         p.chain_link,
         p.previous_link,
+        p.sequence,
         ms_to_datetime(ts.event_ms),
         ms_to_datetime(ts.ingest_ms),
         ms_to_datetime(ts.last_access_ms),
@@ -177,6 +179,7 @@ def unit_from_row(row: Sequence[Any]) -> MemoryUnit:
             origin=origin,
             chain_link=r["chain_link"],
             previous_link=r["previous_link"],
+            sequence=r["sequence"],
         ),
         text=r["text"],
         timestamps=Timestamps(

@@ -35,7 +35,7 @@ def state_table(app: faust.App, settings: Settings, name: str, help: str) -> Any
 class StateTables:
     """All tables of a worker, declared once so every agent shares the same ones."""
 
-    chain_heads: Any  # scope → head link of its provenance chain
+    chain: Any  # scope → head and length of its chain; scope ␟ unit id → the unit's link
     content: Any  # scope ␟ content hash → kept unit id and duplicate count
     activations: Any  # scope ␟ entity → activation, clock, mentions
     windows: Any  # scope ␟ window start → units, salience, entity counts
@@ -49,7 +49,7 @@ class StateTables:
             return state_table(app, settings, name, help)
 
         return cls(
-            chain_heads=table("chain-heads", "Head link of each scope's provenance chain."),
+            chain=table("provenance-chain", "Chain heads per scope and links per unit."),
             content=table("content-index", "Kept unit per (scope, content hash)."),
             activations=table("entity-activation", "Decaying activation per entity."),
             windows=table("activity-windows", "Units and entities per tumbling window."),
@@ -131,8 +131,13 @@ class BatchOverlay(MutableMapping[str, Any]):
         return sum(1 for v in self.cache.values() if v is not None)
 
     def flush(self, source_of_scope: Callable[[str], faust.EventT]) -> int:
-        """Write each changed key once, on the partition of an event of its scope."""
-        for key in sorted(self.changed):
+        """Write each changed key once, on the partition of an event of its scope.
+
+        A scope's own key (a chain head, a window index) is written after the scope's other
+        keys. They share one changelog partition, which Kafka keeps in order, so a head that
+        survives a crash implies the unit links written before it survived too.
+        """
+        for key in sorted(self.changed, key=lambda k: (SEPARATOR not in k, k)):
             value = self.cache[key]
             with writing_for(source_of_scope(scope_of(key))):
                 if value is None:

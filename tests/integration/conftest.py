@@ -59,6 +59,15 @@ class WorkerProcess:
     def topic(self, name: str) -> str:
         return f"{self.prefix}.{name}"
 
+    def create_topics(self) -> None:
+        """Create the worker's topics now, so events published before it starts do not
+        auto-create them with the broker's default partition count."""
+        from lumina.config import Settings
+        from lumina.streams.admin import ensure_topics
+
+        partitions = int(self.env["LUMINA_PARTITIONS"])
+        ensure_topics(self.bootstrap, Settings(topic_prefix=self.prefix, partitions=partitions))
+
     def start(self, timeout: float = 90) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as log:

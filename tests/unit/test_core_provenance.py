@@ -113,3 +113,33 @@ def test_provenance_link_depends_on_every_input() -> None:
     assert chain_link("1" * 64, uid, T0) != base
     assert chain_link(GENESIS, other, T0) != base
     assert chain_link(GENESIS, uid, T0 + 1) != base
+
+
+def test_provenance_chain_counts_positions_per_scope() -> None:
+    chain = ProvenanceChain()
+    sequences = []
+    for i in range(3):
+        placed = chain.place("s", unit_id("s", [("n", i)]), T0 + i)
+        assert chain.place("s", placed.entry.unit_id, T0 + i) == placed  # placing is not recording
+        assert chain.record("s", placed)
+        sequences.append(placed.sequence)
+    assert sequences == [1, 2, 3]
+    assert chain.place("other", unit_id("other", [("n", 0)]), T0).sequence == 1
+
+
+def test_provenance_relinking_a_known_unit_keeps_its_place() -> None:
+    # A restarted worker re-processes units it had already linked (at-least-once delivery):
+    # seeded with what it stored, the chain gives them their old place and does not fork.
+    first = ProvenanceChain()
+    ids = [unit_id("s", [("n", i)]) for i in range(4)]
+    for i, uid in enumerate(ids):
+        first.record("s", first.place("s", uid, T0 + i))
+    resumed = ProvenanceChain(
+        heads=dict(first.heads), lengths=dict(first.lengths), linked=dict(first.linked)
+    )
+    again = [resumed.place("s", uid, T0 + i) for i, uid in enumerate(ids[2:], start=2)]
+    assert again == [first.linked[uid] for uid in ids[2:]]
+    assert not any(resumed.record("s", p) for p in again)
+    assert resumed.head("s") == first.head("s") and resumed.lengths["s"] == 4
+    new = resumed.place("s", unit_id("s", [("n", 4)]), T0 + 4)
+    assert new.entry.previous == first.head("s") and new.sequence == 5

@@ -82,3 +82,16 @@ def test_reinforcement_stretches_half_life_resets_clock_and_counts(pipeline: Pip
 def test_reinforcement_needs_a_starting_state() -> None:
     with pytest.raises(KeyError):
         DecayLedger({}, alpha=0.5, half_life_max_s=10.0).access("s", "u", NOW)
+
+
+def test_consolidation_redelivered_duplicate_is_a_repeat_counted_once(pipeline: Pipeline) -> None:
+    index = ContentIndex({})
+    pipeline.run(events("Pay rent.", ids="a"), ProvenanceChain(), claims=index)
+    (first,) = pipeline.run(
+        events("Pay rent.", ids="b"), ProvenanceChain(), claims=index
+    ).duplicates
+    (again,) = pipeline.run(
+        events("Pay rent.", ids="b"), ProvenanceChain(), claims=index
+    ).duplicates
+    assert (first.repeat, again.repeat) == (False, True)
+    assert first.duplicates == again.duplicates == 1

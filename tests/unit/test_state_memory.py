@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from lumina.state import StreamMemory
 from lumina.state.keys import scoped
 
 HOUR_MS = 3_600_000
+CHAIN = itertools.count(1)  # units are made in chain order, as the stream delivers them
 DAY_S = 86_400.0
 T0 = 1_780_000_000_000 - 1_780_000_000_000 % HOUR_MS  # an hour boundary
 
@@ -28,8 +30,14 @@ class Unit:
         entities: tuple[tuple[str, str], ...] = (),
         **roles: str,
     ) -> None:
-        self.id, self.scope, self.salience = uid, scope, salience
+        self.id, self.salience = uid, salience
         self.roles = Roles(**roles)
+
+        class _P:
+            sequence = next(CHAIN)
+
+        _P.scope = scope  # type: ignore[attr-defined]
+        self.provenance = _P()
         self.entities = [Entity(text=t, label=lab, start=0, end=len(t)) for t, lab in entities]
 
         class _T:
@@ -138,3 +146,21 @@ def test_state_replaying_the_same_units_gives_the_same_records() -> None:
         m = memory()
         runs.append([m.apply(u) for u in units])
     assert runs[0] == runs[1]
+
+
+def test_state_applying_units_again_changes_nothing() -> None:
+    # After a crash the stream is re-read from the last committed offset: units applied
+    # before the crash come again, and must not count twice.
+    activations: dict[str, Any] = {}
+    windows: dict[str, Any] = {}
+    timelines: dict[str, Any] = {}
+    m = memory(activations=activations, windows=windows, timelines=timelines)
+    units = [Unit(str(i), T0 + i * 60_000, who="Ann", where=p) for i, p in enumerate("ABCA")]
+    for unit in units:
+        m.apply(unit)
+    before = [dict(d) for d in (activations, windows, timelines)]
+    for unit in units[1:]:
+        again = m.apply(unit)
+        assert not again.activations and not again.windows and not again.timeline
+    assert [dict(d) for d in (activations, windows, timelines)] == before
+    assert activations[scoped("s", "ann")]["n"] == 4
