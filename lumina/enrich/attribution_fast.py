@@ -184,18 +184,22 @@ def _token_weight(token: str, weight: float) -> TokenWeight:
 
 
 def _top(tokens: Tokens, weights: list[float], order: list[int], k: int) -> list[TokenWeight]:
-    seen: set[str] = set()
     out: list[TokenWeight] = []
+    if k == 0:
+        return out
+    seen: set[str] = set()
     lower, words = tokens.lower, tokens.words
     cached = _TOKEN_WEIGHTS.get
     for i in order:
         w = weights[i]
-        if w <= 0.0 or len(out) == k:
+        if w <= 0.0:
             break
-        if lower[i] in seen:
-            continue
-        seen.add(lower[i])
-        out.append(cached((words[i], w)) or _token_weight(words[i], w))
+        key = lower[i]
+        if key not in seen:
+            seen.add(key)
+            out.append(cached((words[i], w)) or _token_weight(words[i], w))
+            if len(out) == k:
+                break
     return out
 
 
