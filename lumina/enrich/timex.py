@@ -116,12 +116,12 @@ _DATE_WORDS = frozenset(
     | _MONTH_WORDS
 )  # fmt: skip
 _DIGIT = re.compile(r"\d")
-_ASCII_DIGIT = re.compile(r"[0-9]")  # the same on an ASCII text, and quicker
 _WORD_PARTS = re.compile(r"[-'’]")
 
-# Which word lists a token hits, as bits, cached per lowercase token: one dict lookup per
-# token instead of splitting "mid-March" or "tomorrow's" into parts on every text.
-_DATE_CUE, _TIME_CUE, _MONTH_CUE = 1, 2, 4
+# Which word lists a token hits and whether it holds a digit, as bits, cached per lowercase
+# token: one dict lookup per token instead of splitting "mid-March" or "tomorrow's" into
+# parts and scanning the text for digits on every text.
+_DATE_CUE, _TIME_CUE, _MONTH_CUE, _DIGIT_CUE = 1, 2, 4, 8
 _CUES: dict[str, int] = {}
 _CUE_CACHE_LIMIT = 262_144
 
@@ -134,6 +134,7 @@ def _token_cues(lower: str) -> int:
             (_DATE_CUE if not _DATE_WORDS.isdisjoint(words) else 0)
             | (_TIME_CUE if not _TIME_WORDS.isdisjoint(words) else 0)
             | (_MONTH_CUE if not _MONTH_WORDS.isdisjoint(words) else 0)
+            | (_DIGIT_CUE if _DIGIT.search(lower) else 0)
         )
         if len(_CUES) >= _CUE_CACHE_LIMIT:  # bounded: a long-running worker sees endless words
             _CUES.clear()
@@ -154,17 +155,20 @@ def _cues(lower_tokens: Sequence[str]) -> int:
 def find_timex(text: str, lower_tokens: Sequence[str] | None = None) -> list[Timex]:
     """Every date/time expression in `text`, left to right, without overlaps (longest wins).
 
-    `lower_tokens`, the text's lowercased tokens when the caller has them, lets the patterns
-    that cannot match (no digit and none of their words) be skipped: the regexes are most of
-    the cost of this module, and most chat turns hold no date at all.
+    `lower_tokens`, the lowercased tokens of `tokenize(text)` when the caller has them, lets
+    the patterns that cannot match (no digit and none of their words) be skipped: the regexes
+    are most of the cost of this module, and most chat turns hold no date at all. The
+    tokenizer makes a token of every digit, so the tokens also tell whether the text has one.
     """
     ascii_text = text.isascii()
-    has_digit = (_ASCII_DIGIT if ascii_text else _DIGIT).search(text) is not None
-    date_words = time_words = month_words = True
-    if lower_tokens is not None:
+    if lower_tokens is None:
+        has_digit = _DIGIT.search(text) is not None
+        date_words = time_words = month_words = True
+    else:
         cues = _cues(lower_tokens)
-        if not cues and not has_digit:
-            return []  # the common case: no pattern can match
+        if not cues:
+            return []  # the common case: no digit and no date word, so no pattern can match
+        has_digit = bool(cues & _DIGIT_CUE)
         date_words = bool(cues & _DATE_CUE)
         time_words = bool(cues & _TIME_CUE)
         month_words = bool(cues & _MONTH_CUE)
