@@ -283,6 +283,10 @@ def find_where(
 ) -> str | None:
     lower, breaks = tokens.lower, tokens.breaks
     n = len(lower)
+    # A filler is "home", a named place or a place noun; most texts have none of them.
+    has_place_noun = not PLACE_NOUNS.isdisjoint(lower)
+    if not ents and not has_place_noun and "home" not in lower:
+        return None
     # Only "home" and the place prepositions open a filler: visit just those tokens.
     for i in _positions(lower, _WHERE_CUES):
         if lower[i] == "home" and i > 0 and lower[i - 1] in HOME_VERBS:
@@ -296,6 +300,8 @@ def find_where(
             ent = ents[j][1]
             if ent.label != "PERSON" and not any(c.isdigit() for c in ent.text):
                 return ent.text
+            continue
+        if not has_place_noun:
             continue
         # "at the office", "in the main office": up to two modifiers before a place noun
         for k in range(j, min(n, j + 3)):
