@@ -119,11 +119,11 @@ def _is_acronym(word: str) -> bool:
 # Spelling → its weight after each kind of break, indexed by the break itself (NONE,
 # CLAUSE, SENTENCE = 0, 1, 2), so that weighing a text is one C-level map(getitem, …) over
 # the tokens and their breaks. Only a sentence start differs: a capital there is no bonus.
-# A plain dict rather than lru_cache: one .get per token is the cheapest lookup Python has.
+# A plain dict rather than lru_cache: one dict lookup per token is the cheapest there is.
 _WEIGHTS: dict[str, tuple[float, float, float]] = {}
+assert (NONE, CLAUSE, SENTENCE) == (0, 1, 2)  # the tuples above rely on it
 _CACHE_LIMIT = 500_000
 _AUTHOR_CACHE_LIMIT = 4096
-assert (NONE, CLAUSE, SENTENCE) == (0, 1, 2)  # the tuples above rely on it
 
 
 def _spelling_weights(word: str) -> tuple[float, float, float]:

@@ -79,7 +79,7 @@ PLACE_NOUNS = frozenset(
         "theater", "theatre", "cinema", "court", "factory", "site", "venue", "center", "centre",
     }
 )  # fmt: skip
-_WHERE_CUES = WHERE_PREPS | {"home"}
+_WHERE_CUES = WHERE_PREPS | {"home"}  # the tokens a `where` filler can follow or be
 HOME_VERBS = frozenset(
     {"at", "from", "go", "goes", "went", "gone", "come", "came", "get", "got", "back", "stay",
      "stayed", "stays", "head", "headed", "drove"}
@@ -177,7 +177,8 @@ class _Clause:
 
 
 def _clause_bounds(tokens: Tokens) -> Iterator[tuple[int, int]]:
-    """(first, end) token indexes of each clause, lazily: the first clause usually decides."""
+    """(first, end) token indexes of each clause, as pairs made on demand: the first clause
+    usually decides."""
     # A clause opens at every token after a break. NONE is 0, the only false break, so
     # compress keeps exactly those tokens, at C speed.
     n = len(tokens.breaks)

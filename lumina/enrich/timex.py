@@ -62,7 +62,8 @@ _DATE = re.compile(
 )
 # Case-insensitive matching cannot rule out an alternative by its first character, so it
 # tries every one of _DATE's at each word. On an ASCII text, matching the lowercased text
-# case-sensitively finds the same spans (the pattern is all lowercase) about twice as fast.
+# case-sensitively finds the same spans (the pattern spells every letter in lowercase, the
+# ISO "T" as [tT]) about twice as fast.
 _DATE_LOWERCASE = re.compile(_DATE.pattern, re.VERBOSE)
 _MONTH_DATE = re.compile(
     rf"""
