@@ -15,7 +15,7 @@ from lumina.streams.topics import Topics
 
 
 def attach_api(app: faust.App, search: MemorySearch, topics: Topics) -> None:
-    """GET /api/search?q=&scope=&k=, GET /api/sql?q=, GET /api/stats.
+    """GET /api/search?q=&scope=&k=, GET /api/sql?q=, GET /api/stats, GET /api/partitions.
 
     Every search hit is an access: it goes to `lumina.access`, and the reinforcement agent
     makes the unit last longer.
@@ -58,6 +58,16 @@ def attach_api(app: faust.App, search: MemorySearch, topics: Topics) -> None:
     @app.page("/api/sql")
     async def sql_view(web: Any, request: Any) -> Any:
         return await answer(web, search.sql, request.query.get("q", ""))
+
+    @app.page("/api/partitions")
+    async def partitions_view(web: Any, request: Any) -> Any:
+        # Which input partitions this worker owns now: what scaling out by partitions moved.
+        owned = sorted(
+            tp.partition
+            for tp in app.consumer.assignment()
+            if tp.topic == topics.events.get_topic_name()
+        )
+        return web.json({"events": owned})
 
     @app.page("/api/stats")
     async def stats_view(web: Any, request: Any) -> Any:

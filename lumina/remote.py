@@ -80,3 +80,7 @@ class WorkerClient:
 
     def stats(self) -> dict[str, int]:
         return dict(self._get("/api/stats"))
+
+    def partitions(self) -> list[int]:
+        """The input partitions the worker owns now."""
+        return list(self._get("/api/partitions")["events"])

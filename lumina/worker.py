@@ -24,6 +24,7 @@ from lumina.streams.admin import ensure_topics
 from lumina.streams.app import create_app
 from lumina.streams.tables import StateTables
 from lumina.streams.topics import Topics
+from lumina.streams.watchdog import attach_fetch_watchdog
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ def build_worker(settings: Settings, brokers: str, store: MemoryStore) -> faust.
     attach_reinforce_agent(app, topics, tables, store, settings)
     attach_sink_agents(app, topics, store, settings)
     attach_api(app, MemorySearch(store, embedder), topics)
+    attach_fetch_watchdog(app)
     return app
 
 

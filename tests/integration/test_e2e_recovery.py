@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import signal
 from collections import defaultdict
 from pathlib import Path
@@ -147,6 +148,14 @@ def test_e2e_workers_share_partitions_and_state_follows_them(
         assert len(units_on_topic(first, 60)) == 60
         for worker in team[1:]:  # a rebalance each: partitions and their tables move
             worker.start()
+        first.wait_until(
+            lambda: (
+                all(w.api.partitions() for w in team)
+                and sum(len(w.api.partitions()) for w in team) == 6
+            ),
+            90,
+            "the rebalance to give every worker partitions",
+        )
         publish(first.bootstrap, first.topic("events"), events(60, 120))
         units = units_on_topic(first, 180)
         assert len(units) == 180  # every event exactly one unit, once deduplicated by id
@@ -167,3 +176,29 @@ def test_e2e_workers_share_partitions_and_state_follows_them(
     finally:
         for worker in team:
             worker.stop()
+
+
+def test_e2e_restart_with_a_backlog_and_no_local_state_processes_everything(
+    kafka: KafkaBroker, tmp_path: Path
+) -> None:
+    # The case that stalled a worker before `lumina.streams.watchdog`: tables must be
+    # restored from their changelogs while events wait on the input topic.
+    worker = make_worker(kafka.bootstrap, tmp_path, LUMINA_BATCH_SIZE="16")
+    worker.create_topics()
+    publish(worker.bootstrap, worker.topic("events"), events(0, 60))
+    worker.start()
+    try:
+        worker.wait_until(lambda: worker.api.stats()["units"] == 60, 90, "the first 60 units")
+    finally:
+        assert worker.proc is not None
+        worker.proc.send_signal(signal.SIGKILL)
+        worker.proc.wait()
+    shutil.rmtree(worker.home / "worker")  # the local RocksDB state is gone
+    publish(worker.bootstrap, worker.topic("events"), events(60, 100))
+    worker.start()
+    try:
+        worker.wait_until(lambda: worker.api.stats()["units"] == 160, 90, "all 160 units")
+        rows = worker.api.sql("SELECT max(sequence), count() FROM memory_units FINAL")["rows"]
+        assert rows[0][1] == 160 and rows[0][0] <= 160
+    finally:
+        worker.stop()
