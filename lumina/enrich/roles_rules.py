@@ -182,6 +182,8 @@ def _clause_bounds(tokens: Tokens) -> Iterator[tuple[int, int]]:
     # A clause opens at every token after a break. NONE is 0, the only false break, so
     # compress keeps exactly those tokens, at C speed.
     n = len(tokens.breaks)
+    if n == 0:  # ":)" or an emoji alone: no words, no clause
+        return iter(())
     starts = list(compress(range(n), tokens.breaks))
     ends = [*starts[1:], n]
     return zip(starts, ends, strict=True)

@@ -279,3 +279,15 @@ def test_pipeline_unit_does_not_depend_on_its_batch(embedder: StaticEmbedder) ->
         assert alone.model_dump(mode="json", exclude=volatile) == unit.model_dump(
             mode="json", exclude=volatile
         )
+
+
+@pytest.mark.parametrize("text", [":)", "👍👍", "...", "?!"])
+def test_pipeline_text_without_words_is_a_unit_not_a_stage_error(
+    embedder: StaticEmbedder, text: str
+) -> None:
+    # Chat has messages that are only an emoticon or an emoji; they are memories too.
+    event = TextEvent(scope="s", author="Ann", text=text, ts=NOW_MS)
+    result = _pipeline(embedder).run([Incoming(event)], ProvenanceChain())
+    assert not result.failures, result.failures
+    (unit,) = result.units
+    assert unit.text == text and unit.roles.who == "Ann" and unit.salience == 0.0
