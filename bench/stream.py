@@ -1,0 +1,247 @@
+"""Streaming speed and memory: events through a real broker and a worker process, beside the
+same enrichment in-process, in one run.
+
+Run: .venv/bin/python bench/stream.py [--broker kafka|tansu] [--profile fast|full]
+                                      [--events N] [--scopes S] [--rate R --seconds T]
+                                      [--rss-events M]
+
+1. Throughput: N events (LoCoMo chat turns, or the demo conversation) across S scopes are
+   published first; a worker (enrich, state, reinforcement and sink agents, as `lumina
+   worker` runs them) then drains them. Rate = units on `lumina.units` per second between
+   the first and the last. Beside it, the same events through `Pipeline.run` in-process in
+   batches of LUMINA_BATCH_SIZE; the ratio is the streaming overhead.
+2. Latency (with --rate): events published at a steady R/s for T seconds, each stamped
+   with its send time; latency = arrival of its unit on `lumina.units` − send time.
+3. Memory (with --rss-events): the worker's RSS after M more events across S scopes.
+
+Everything runs on this machine: the broker, the worker and this script share its cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from lumina.brokers import free_port, make_broker
+from lumina.config import Settings
+from lumina.core.provenance import ProvenanceChain
+from lumina.enrich import Incoming, Pipeline
+from lumina.schemas import TextEvent
+from lumina.streams.admin import ensure_topics
+
+REPO = Path(__file__).resolve().parents[1]
+LOCOMO = REPO.parent / "shared" / "data" / "locomo-dev.json"
+PREFIX = "bench"
+
+
+def chat_turns() -> list[str]:
+    if LOCOMO.is_file():
+        data = json.loads(LOCOMO.read_text())
+        return [
+            turn["text"]
+            for sample in data
+            for key, session in sample["conversation"].items()
+            if key.startswith("session_") and isinstance(session, list)
+            for turn in session
+        ]
+    lines = (REPO / "lumina" / "data" / "demo_conversation.jsonl").read_text().splitlines()
+    return [json.loads(line)["text"] for line in lines]
+
+
+def event_bodies(first: int, count: int, scopes: int, turns: list[str]) -> list[dict]:
+    return [
+        {
+            "scope": f"scope-{n % scopes}",
+            "author": f"user-{n % 7}",
+            "text": turns[n % len(turns)],
+            "event_id": f"ev-{n}",
+        }
+        for n in range(first, first + count)
+    ]
+
+
+async def produce(bootstrap: str, bodies: list[dict], rate: float | None = None) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, acks=1)
+    await producer.start()
+    try:
+        started = time.monotonic()
+        for n, body in enumerate(bodies):
+            if rate:
+                delay = started + n / rate - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                body = {**body, "ts": int(time.time() * 1000)}
+            await producer.send(
+                f"{PREFIX}.events", json.dumps(body).encode(), key=body["scope"].encode()
+            )
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+async def arrivals(bootstrap: str, count: int, timeout: float) -> list[tuple[float, dict]]:
+    """(arrival time, unit JSON) for the first `count` first-version units on the topic."""
+    consumer = AIOKafkaConsumer(
+        f"{PREFIX}.units", bootstrap_servers=bootstrap, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    out: list[tuple[float, dict]] = []
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout
+    try:
+        while len(out) < count and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            now = time.time()
+            for records in batch.values():
+                for record in records:
+                    unit = json.loads(record.value)
+                    if unit["decay"]["access_count"] == 0 and unit["id"] not in seen:
+                        seen.add(unit["id"])
+                        out.append((now, unit))
+    finally:
+        await consumer.stop()
+    return out
+
+
+def start_worker(bootstrap: str, home: Path, profile: str, extra: dict[str, str]) -> tuple:
+    port = free_port()
+    env = {
+        **os.environ,
+        "LUMINA_HOME": str(home),
+        "LUMINA_MODELS_HOME": str(Settings().models_dir),
+        "LUMINA_KAFKA_BROKERS": bootstrap,
+        "LUMINA_TOPIC_PREFIX": PREFIX,
+        "LUMINA_PROFILE": profile,
+        "LUMINA_API_PORT": str(port),
+        **extra,
+    }
+    env.pop("LUMINA_CLICKHOUSE_DSN", None)
+    log = open(home / "worker.log", "ab")  # noqa: SIM115 - lives as long as the worker
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lumina", "worker"], env=env, stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}/api/stats"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"worker exited; see {home / 'worker.log'}")
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return proc, url
+        except OSError:
+            time.sleep(0.5)
+    raise SystemExit("worker did not start")
+
+
+def rss_mib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS"):
+            return int(line.split()[1]) // 1024
+    return -1
+
+
+def in_process_rate(bodies: list[dict], profile: str) -> float:
+    settings = Settings(profile=profile)
+    pipeline = Pipeline.from_settings(settings)
+    events = [TextEvent(**body) for body in bodies]
+    chain = ProvenanceChain()
+    pipeline.run([Incoming(e) for e in events[: settings.batch_size]], chain)  # warm up
+    started = time.perf_counter()
+    for i in range(0, len(events), settings.batch_size):
+        pipeline.run([Incoming(e) for e in events[i : i + settings.batch_size]], chain)
+    return len(events) / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--broker", choices=("kafka", "tansu"), default="kafka")
+    parser.add_argument("--profile", choices=("fast", "full"), default="fast")
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--scopes", type=int, default=1_000)
+    parser.add_argument("--rate", type=float, default=0.0, help="events/s for the latency run")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--batch-within", default="0.05", help="LUMINA_BATCH_WITHIN_S")
+    parser.add_argument("--rss-events", type=int, default=0)
+    args = parser.parse_args()
+    turns = chat_turns()
+    work = Path(tempfile.mkdtemp(prefix="lumina-bench-"))
+    broker = make_broker(args.broker, data_dir=work / "broker")
+    broker.start()
+    bootstrap = broker.bootstrap
+    extra = {"LUMINA_BATCH_WITHIN_S": args.batch_within}
+    settings = Settings(topic_prefix=PREFIX)
+    ensure_topics(bootstrap, settings)
+    print(
+        f"broker {args.broker}, profile {args.profile}, {settings.partitions} partitions, "
+        f"batch {settings.batch_size} within {args.batch_within}s; work dir {work}"
+    )
+    try:
+        bodies = event_bodies(0, args.events, args.scopes, turns)
+        asyncio.run(produce(bootstrap, bodies))
+        home = work / "worker"
+        home.mkdir()
+        proc, stats_url = start_worker(bootstrap, home, args.profile, extra)
+        try:
+            got = asyncio.run(arrivals(bootstrap, args.events, timeout=3600))
+            times = [t for t, _ in got]
+            stream = (len(times) - 1) / (times[-1] - times[0])
+            base = in_process_rate(bodies[: min(len(bodies), 10_000)], args.profile)
+            print(
+                f"throughput  stream {stream:8,.0f} units/s  in-process {base:8,.0f} units/s"
+                f"  ratio {stream / base:.2f}  ({len(times):,} events, {args.scopes:,} scopes)"
+            )
+            print(f"memory      worker RSS {rss_mib(proc.pid)} MiB after {len(times):,} events")
+            sent = len(bodies)
+            if args.rate:
+                count = int(args.rate * args.seconds)
+                steady = event_bodies(sent, count, args.scopes, turns)
+                sent += count
+
+                async def run_latency() -> list[tuple[float, dict]]:
+                    consumer = asyncio.create_task(arrivals(bootstrap, sent, timeout=600))
+                    await produce(bootstrap, steady, rate=args.rate)
+                    return await consumer
+
+                got = asyncio.run(run_latency())
+                ids = {b["event_id"] for b in steady}
+                lat = [
+                    (t * 1000 - u["timestamps"]["event_ms"])
+                    for t, u in got
+                    if u["provenance"]["event_id"] in ids
+                ]
+                p50, p99 = np.percentile(lat, [50, 99])
+                print(
+                    f"latency     at {args.rate:,.0f} events/s for {args.seconds:.0f}s: "
+                    f"p50 {p50:.0f} ms, p99 {p99:.0f} ms ({len(lat):,} units)"
+                )
+            if args.rss_events:
+                more = event_bodies(sent, args.rss_events, args.scopes, turns)
+                sent += args.rss_events
+                started = time.monotonic()
+                asyncio.run(produce(bootstrap, more))
+                got = asyncio.run(arrivals(bootstrap, sent, timeout=7200))
+                print(
+                    f"memory      worker RSS {rss_mib(proc.pid)} MiB after {len(got):,} events "
+                    f"across {args.scopes:,} scopes ({time.monotonic() - started:.0f} s)"
+                )
+            print(f"store       {json.loads(urllib.request.urlopen(stats_url).read())}")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+    finally:
+        broker.stop()
+
+
+if __name__ == "__main__":
+    main()
