@@ -10,8 +10,9 @@ Run: .venv/bin/python bench/stream.py [--broker kafka|tansu] [--profile fast|ful
    worker` runs them) then drains them. Rate = units on `lumina.units` per second between
    the first and the last. Beside it, the same events through `Pipeline.run` in-process in
    batches of LUMINA_BATCH_SIZE; the ratio is the streaming overhead.
-2. Latency (with --rate): events published at a steady R/s for T seconds, each stamped
-   with its send time; latency = arrival of its unit on `lumina.units` − send time.
+2. Latency (with --rate): once the worker has stored the backlog, events published at a
+   steady R/s for T seconds, each stamped with its send time; latency = arrival of its
+   unit on `lumina.units` − send time.
 3. Memory (with --rss-events): the worker's RSS after M more events across S scopes.
 
 Everything runs on this machine: the broker, the worker and this script share its cores.
@@ -144,6 +145,15 @@ def start_worker(bootstrap: str, home: Path, profile: str, extra: dict[str, str]
     raise SystemExit("worker did not start")
 
 
+def wait_for_store(stats_url: str, units: int, timeout: float = 1800) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if json.loads(urllib.request.urlopen(stats_url).read())["units"] >= units:
+            return
+        time.sleep(1)
+    raise SystemExit(f"the store did not reach {units} units")
+
+
 def rss_mib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS"):
@@ -204,6 +214,9 @@ def main() -> None:
             print(f"memory      worker RSS {rss_mib(proc.pid)} MiB after {len(times):,} events")
             sent = len(bodies)
             if args.rate:
+                # Let the sink and the state agent finish the backlog first: a latency taken
+                # while they catch up measures the backlog, not the steady state.
+                wait_for_store(stats_url, sent)
                 count = int(args.rate * args.seconds)
                 steady = event_bodies(sent, count, args.scopes, turns)
                 sent += count
