@@ -199,8 +199,11 @@ def attach_enrich_agent(
         now_ms = clock()
         batch = decode_batch(events, settings, now_ms)
         result = await enrich_batch(batch) if batch.incoming else EnrichResult()
-        for unit in result.units:
-            await topics.units.send(key=unit.scope.encode(), value=unit.to_json())
+        encoded = await asyncio.to_thread(
+            lambda: [(u.scope.encode(), u.to_json()) for u in result.units]
+        )
+        for unit_key, value in encoded:
+            await topics.units.send(key=unit_key, value=value)
         for consolidation, access in duplicate_records(result):
             scope_key = consolidation.scope.encode()
             await topics.consolidations.send(key=scope_key, value=record_json(consolidation))

@@ -8,6 +8,7 @@ every timeline change to `lumina.timelines`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -59,6 +60,16 @@ class UnitFacts(BaseModel):
         return self.provenance.scope
 
 
+def parse_facts(values: list[bytes | None]) -> list[UnitFacts | None]:
+    out: list[UnitFacts | None] = []
+    for value in values:
+        try:
+            out.append(UnitFacts.model_validate_json(value or b""))
+        except ValidationError:
+            out.append(None)
+    return out
+
+
 def attach_state_agent(
     app: faust.App, topics: Topics, tables: StateTables, settings: Settings
 ) -> Any:
@@ -79,13 +90,13 @@ def attach_state_agent(
             )
             changes = StateChanges()
             sources: dict[str, faust.EventT] = {}
-            for event in events:
-                try:
-                    unit = UnitFacts.model_validate_json(event.message.value or b"")
-                except ValidationError:
-                    continue  # not a unit: the sink dead-letters it
-                if unit.decay.access_count:
-                    continue  # a reinforced version: its mentions were counted at ingest
+            # Parsing is CPU work without tables: in a thread, so the loop serves the others.
+            facts = await asyncio.to_thread(parse_facts, [e.message.value for e in events])
+            for event, unit in zip(events, facts, strict=True):
+                if unit is None or unit.decay.access_count:
+                    # Not a unit (the sink dead-letters it), or a reinforced version, whose
+                    # mentions were counted at ingest.
+                    continue
                 changes.merge(memory.apply(unit))
                 sources[unit.scope] = event
             for overlay in overlays:

@@ -16,12 +16,12 @@ from pydantic import ValidationError
 
 from lumina.errors import ConfigError, QueryRefused, StoreError
 from lumina.schemas import DeadLetter, MemoryUnit
+from lumina.store.arrow import unit_arrow_table
 from lumina.store.migrate import apply_migrations
 from lumina.store.rows import (
     DEAD_LETTER_COLUMNS,
     UNIT_COLUMNS,
     dead_letter_columns,
-    unit_columns,
     unit_from_row,
 )
 
@@ -105,11 +105,9 @@ class MemoryStore:
     def insert_units(self, units: Sequence[MemoryUnit]) -> int:
         if not units:
             return 0
-        data = unit_columns(units)
+        table = unit_arrow_table(units)
         with self._lock:
-            self._client.insert(
-                "memory_units", data, column_names=list(UNIT_COLUMNS), column_oriented=True
-            )
+            self._client.insert_arrow("memory_units", table)
         return len(units)
 
     def insert_dead_letters(self, letters: Sequence[DeadLetter]) -> int:

@@ -1,4 +1,4 @@
-"""Turns memory units and dead letters into column-oriented data for inserts."""
+"""The store's row layout: unit columns and versions, units read back, dead-letter columns."""
 
 from __future__ import annotations
 
@@ -95,54 +95,6 @@ def unit_version(unit: MemoryUnit) -> int:
     return (unit.decay.access_count << INGEST_BITS) | unit.timestamps.ingest_ms
 
 
-def unit_row(unit: MemoryUnit) -> list[Any]:
-    p, ts, roles, origin = unit.provenance, unit.timestamps, unit.roles, unit.provenance.origin
-    return [
-        p.scope,
-        unit.id,
-        unit_version(unit),
-        unit.schema_version,
-        unit.content_hash,
-        unit.text,
-        p.source,
-        p.author,
-        p.session,
-        p.event_id,
-        origin.topic if origin else None,
-        origin.partition if origin else None,
-        origin.offset if origin else None,
-        p.chain_link,
-        p.previous_link,
-        p.sequence,
-        ms_to_datetime(ts.event_ms),
-        ms_to_datetime(ts.ingest_ms),
-        ms_to_datetime(ts.last_access_ms),
-        unit.salience,
-        [a.token for a in unit.attribution],
-        [a.weight for a in unit.attribution],
-        roles.who,
-        roles.what,
-        roles.when,
-        roles.where,
-        roles.why,
-        roles.how,
-        [e.text for e in unit.entities],
-        [e.label for e in unit.entities],
-        [e.start for e in unit.entities],
-        [e.end for e in unit.entities],
-        unit.affect.valence,
-        unit.affect.arousal,
-        unit.embedding,
-        unit.shape.vector,
-        unit.shape.weights,
-        unit.decay.half_life_s,
-        unit.decay.floor,
-        unit.decay.strength,
-        unit.decay.access_count,
-        unit.stages,
-    ]
-
-
 def datetime_to_ms(value: datetime) -> int:
     if value.tzinfo is None:  # the driver may hand back naive UTC
         value = value.replace(tzinfo=UTC)
@@ -217,14 +169,6 @@ def unit_from_row(row: Sequence[Any]) -> MemoryUnit:
             access_count=r["access_count"],
         ),
         stages=dict(r["stages"]),
-    )
-
-
-def unit_columns(units: Sequence[MemoryUnit]) -> list[list[Any]]:
-    """Column-major data: one list per column of UNIT_COLUMNS."""
-    rows = [unit_row(u) for u in units]
-    return (
-        [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in UNIT_COLUMNS]
     )
 
 
