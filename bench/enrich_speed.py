@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -114,6 +115,37 @@ def unit_rates(settings: Settings, texts: Sequence[str], single: int) -> tuple[f
     return batch_rate, float(p50), float(p99)
 
 
+class TimedPipeline(Pipeline):
+    """The pipeline with a stopwatch on each stage; the rest of `run` is assembly."""
+
+    spent: dict[str, float] = {}  # noqa: RUF012 - replaced per measurement
+
+    def _run_stage(self, stage: Any, *args: Any) -> list[int]:
+        started = time.perf_counter()
+        try:
+            return super()._run_stage(stage, *args)
+        finally:
+            self.spent[stage.name] = self.spent.get(stage.name, 0.0) + time.perf_counter() - started
+
+
+def stage_breakdown(settings: Settings, texts: Sequence[str]) -> dict[str, float]:
+    """Microseconds per unit in each stage, and in everything else ("assembly")."""
+    pipeline = TimedPipeline.from_settings(settings)
+    events = [
+        TextEvent(scope="s", author="Ann", text=t, event_id=str(i)) for i, t in enumerate(texts)
+    ]
+    chain = ProvenanceChain()
+    pipeline.run([Incoming(e) for e in events[:256]], chain)  # warm up
+    pipeline.spent = {}
+    started = time.perf_counter()
+    for i in range(0, len(events), 256):
+        pipeline.run([Incoming(e) for e in events[i : i + 256]], chain)
+    total = time.perf_counter() - started
+    out = {name: s * 1e6 / len(events) for name, s in pipeline.spent.items()}
+    out["assembly"] = total * 1e6 / len(events) - sum(out.values())
+    return out
+
+
 def peak_rss_mib(profile: str) -> tuple[int, int]:
     out = subprocess.run(
         [sys.executable, "-c", RSS_PROBE, profile],
@@ -173,6 +205,10 @@ def main() -> None:
             f"units        {name:<6} {batch:10,.0f} units/s in batches of 256; "
             f"one at a time p50 {p50:.2f} ms, p99 {p99:.2f} ms{targets[name]}"
         )
+
+    parts = stage_breakdown(fast, texts[:2048])
+    line = ", ".join(f"{name} {us:.0f}" for name, us in parts.items())
+    print(f"  fast unit, µs per stage: {line} (total {sum(parts.values()):.0f})")
 
     for profile in ("fast", "full"):
         rss, peak = peak_rss_mib(profile)
