@@ -251,7 +251,11 @@ def main() -> None:
             print(f"store       {json.loads(urllib.request.urlopen(stats_url).read())}")
         finally:
             proc.terminate()
-            proc.wait(timeout=60)
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:  # still draining its buffers: the bench is done
+                proc.kill()
+                proc.wait()
     finally:
         broker.stop()
 
