@@ -45,7 +45,7 @@ from lumina.schemas import Entity, TokenWeight
 
 from .stage import Draft, Stage, require_tokens
 from .timex import find_timex
-from .tokens import CLAUSE, NONE, SENTENCE, Tokens
+from .tokens import CLAUSE, NONE, SENTENCE, SpellingMemo, Tokens
 
 __all__ = [
     "FastAttribution",
@@ -230,25 +230,14 @@ FIRST_PERSON_I = frozenset({"i", "i'm", "i've", "i'll", "i'd"})
 # The same with either apostrophe, so a token is tested without normalising it first.
 _FIRST_PERSON_I_SPELLINGS = FIRST_PERSON_I | {w.replace("'", "\u2019") for w in FIRST_PERSON_I}
 
+
+def _is_name_capital(word: str) -> bool:
+    return word[0].isupper() and word.lower() != "i"
+
+
 # Spelling → whether it is capitalised and so may be part of a name ("I" never is), cached:
 # one C-level map over a text's tokens instead of a test per token.
-_CAPITALISED: dict[str, bool] = {}
-
-
-def _name_capital(word: str) -> bool:
-    flag = _CAPITALISED.get(word)
-    if flag is None:
-        if len(_CAPITALISED) >= _CACHE_LIMIT:
-            _CAPITALISED.clear()
-        flag = _CAPITALISED[word] = word[0].isupper() and word.lower() != "i"
-    return flag
-
-
-def _name_capitals(words: list[str]) -> list[bool]:
-    try:
-        return list(map(_CAPITALISED.__getitem__, words))
-    except KeyError:  # a spelling not seen before
-        return list(map(_name_capital, words))
+NAME_CAPITALS: SpellingMemo[bool] = SpellingMemo(_is_name_capital, _CACHE_LIMIT)
 
 
 def _is_capital_name(tokens: Tokens, i: int) -> bool:
@@ -314,7 +303,7 @@ def find_entities(
             temporal[j] = True
     runs: list[tuple[int, int]] = []
     n = len(words)
-    capital = _name_capitals(words)
+    capital = NAME_CAPITALS.all(words)
     next_free = 0
     # Most tokens are lowercase; visit only the capitalised ones.
     for i in compress(range(n), capital):

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate
+from typing import Generic, TypeVar
 
 from .stage import Draft, Stage
 
-__all__ = ["CLAUSE", "NONE", "SENTENCE", "RegexTokenizer", "Tokens", "tokenize"]
+T = TypeVar("T")
+
+__all__ = [
+    "CLAUSE",
+    "LOWERCASE",
+    "NONE",
+    "SENTENCE",
+    "RegexTokenizer",
+    "SpellingMemo",
+    "Tokens",
+    "tokenize",
+]
 
 # Break before a token: none, a clause break (comma, colon, dash…), or a sentence break.
 NONE, CLAUSE, SENTENCE = 0, 1, 2
@@ -138,26 +151,38 @@ def _breaks(gaps: list[str], lower: list[str]) -> list[int]:
     return breaks
 
 
+class SpellingMemo(Generic[T]):
+    """A bounded memo of `compute` per spelling, with a C-speed path for a whole text.
+
+    The fast-path stages ask the same questions of the same few thousand spellings over and
+    over; a dict lookup answers them cheaper than recomputing, and `map` over a text's
+    words answers them all at C speed when every spelling was seen before. Bounded, because
+    a long-running worker sees endless new words: full, it starts over.
+    """
+
+    def __init__(self, compute: Callable[[str], T], limit: int = 262_144) -> None:
+        self.compute = compute
+        self.limit = limit
+        self.known: dict[str, T] = {}
+
+    def one(self, word: str) -> T:
+        value = self.known.get(word)
+        if value is None:
+            if len(self.known) >= self.limit:
+                self.known.clear()
+            value = self.known[word] = self.compute(word)
+        return value
+
+    def all(self, words: list[str]) -> list[T]:
+        try:
+            return list(map(self.known.__getitem__, words))
+        except KeyError:  # a spelling not seen before
+            return list(map(self.one, words))
+
+
 # Spelling → its lowercase form, shared: a lookup is cheaper than lowercasing, and every
 # later set or dict lookup on a shared string reuses its cached hash.
-_LOWER: dict[str, str] = {}
-_LOWER_CACHE_LIMIT = 262_144
-
-
-def _lowercase(word: str) -> str:
-    lower = _LOWER.get(word)
-    if lower is None:
-        if len(_LOWER) >= _LOWER_CACHE_LIMIT:  # bounded: a long-running worker sees endless words
-            _LOWER.clear()
-        lower = _LOWER[word] = word.lower()
-    return lower
-
-
-def _lowercase_all(words: list[str]) -> list[str]:
-    try:
-        return list(map(_LOWER.__getitem__, words))
-    except KeyError:  # a spelling not seen before
-        return list(map(_lowercase, words))
+LOWERCASE: SpellingMemo[str] = SpellingMemo(str.lower)
 
 
 def tokenize(text: str) -> Tokens:
@@ -170,7 +195,7 @@ def tokenize(text: str) -> Tokens:
         return Tokens(text, [], [], [], [], [])
     bounds = list(accumulate(map(len, parts)))  # where each part ends
     starts, ends = bounds[0:-1:2], bounds[1::2]
-    lower = _lowercase_all(words)
+    lower = LOWERCASE.all(words)
     return Tokens(text, words, lower, starts, ends, _breaks(parts[2:-1:2], lower))
 
 
