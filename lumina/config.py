@@ -71,6 +71,15 @@ class Settings(BaseSettings):
     window_expiry_s: float = Field(
         default=7 * 24 * 3600.0, gt=0, description="Activity windows older than this go."
     )
+    near_duplicate_threshold: float = Field(
+        default=0.92,
+        ge=-1,
+        le=1,
+        description="Cosine at which a new unit absorbs into a recent one.",
+    )
+    near_duplicate_window_s: float = Field(
+        default=24 * 3600.0, gt=0, description="How recent a unit must be to absorb a new one."
+    )
     table_store: Literal["rocksdb", "memory"] = Field(
         default="rocksdb",
         description="Where Faust tables live between changelog reads; memory rebuilds all.",

@@ -19,7 +19,7 @@ from lumina.enrich import EnrichResult, Incoming, Pipeline
 from lumina.errors import InvalidEvent, ReasonCode
 from lumina.schemas import DeadLetter, KafkaOrigin, MemoryUnit, decode_event
 from lumina.schemas.state import AccessEvent, Consolidation
-from lumina.state import ContentIndex
+from lumina.state import ContentIndex, NearDuplicates, NearMatch
 from lumina.state.keys import scoped
 from lumina.streams.tables import BatchOverlay, StateTables
 from lumina.streams.topics import Topics
@@ -136,7 +136,31 @@ def source_by_scope(
     return {item.event.scope: src for item, src in zip(items, sources, strict=True)}
 
 
-def duplicate_records(result: EnrichResult) -> list[tuple[Consolidation, AccessEvent | None]]:
+Absorbed = tuple[Consolidation, AccessEvent | None]
+
+
+def near_duplicate_records(unit: MemoryUnit, match: NearMatch | None) -> Absorbed | None:
+    """A near duplicate's record pointing it at the kept unit, and the kept unit's access
+    (none for a replay, which reinforced the kept unit the first time)."""
+    if match is None:
+        return None
+    scope, at_ms = unit.scope, unit.timestamps.event_ms
+    record = Consolidation(
+        kind="near",
+        scope=scope,
+        kept_id=match.kept_id,
+        absorbed_id=unit.id,
+        similarity=match.similarity,
+        event_ms=at_ms,
+    )
+    if match.repeat:
+        return record, None
+    return record, AccessEvent(
+        scope=scope, unit_id=match.kept_id, at_ms=at_ms, reason="near_duplicate"
+    )
+
+
+def duplicate_records(result: EnrichResult) -> list[Absorbed]:
     """For each absorbed duplicate: its consolidation record and the kept unit's access
     (none for a repeat: a redelivered duplicate reinforced the kept unit the first time)."""
     out = []
@@ -173,7 +197,7 @@ def attach_enrich_agent(
 ) -> Any:
     """Register the agent: events → units (or dead letters, or consolidated duplicates)."""
 
-    async def enrich_batch(batch: DecodedBatch) -> EnrichResult:
+    async def enrich_batch(batch: DecodedBatch) -> tuple[EnrichResult, list[Absorbed]]:
         # Read every key the batch may touch here, in the loop: the pipeline runs in a
         # thread, and Faust tables are not thread-safe.
         scopes = sorted({item.event.scope for item in batch.incoming})
@@ -190,21 +214,28 @@ def attach_enrich_agent(
             pipeline.run, batch.incoming, chain=chain, claims=ContentIndex(content)
         )
         save_chain(chain_state, chain, result.units)
+        recent = BatchOverlay(tables.recent)
+        near = NearDuplicates(
+            recent,
+            threshold=settings.near_duplicate_threshold,
+            window_s=settings.near_duplicate_window_s,
+        )
+        absorbed = [near_duplicate_records(unit, near.check(unit)) for unit in result.units]
         sources = source_by_scope(batch.incoming, batch.sources)
-        chain_state.flush(sources.__getitem__)
-        content.flush(sources.__getitem__)
-        return result
+        for overlay in (chain_state, content, recent):
+            overlay.flush(sources.__getitem__)
+        return result, [records for records in absorbed if records is not None]
 
     async def process(events: Sequence[faust.EventT]) -> None:
         now_ms = clock()
         batch = decode_batch(events, settings, now_ms)
-        result = await enrich_batch(batch) if batch.incoming else EnrichResult()
+        result, near = await enrich_batch(batch) if batch.incoming else (EnrichResult(), [])
         encoded = await asyncio.to_thread(
             lambda: [(u.scope.encode(), u.to_json()) for u in result.units]
         )
         for unit_key, value in encoded:
             await topics.units.send(key=unit_key, value=value)
-        for consolidation, access in duplicate_records(result):
+        for consolidation, access in duplicate_records(result) + near:
             scope_key = consolidation.scope.encode()
             await topics.consolidations.send(key=scope_key, value=record_json(consolidation))
             if access is not None:

@@ -55,6 +55,9 @@ class Consolidation(_Record):
 
     `exact`: same scope and content hash; the absorbed event made no unit of its own and
     the kept unit was reinforced. `absorbed_id` is the id the duplicate would have had.
+    `near`: an embedding within the similarity threshold of a recent unit of the scope;
+    the absorbed unit exists (stored, queryable) and this record points it at the kept one,
+    which was reinforced.
     """
 
     kind: Literal["exact", "near"]
@@ -62,7 +65,9 @@ class Consolidation(_Record):
     kept_id: str
     absorbed_id: str
     similarity: float = Field(ge=-1.0, le=1.0)
-    duplicates: int = Field(ge=1, description="Duplicates of the kept unit so far.")
+    duplicates: int | None = Field(
+        default=None, ge=1, description="Exact duplicates of the kept unit so far (exact only)."
+    )
     event_ms: int = Field(description="Event time of the absorbed event.")
 
 
@@ -91,4 +96,4 @@ class AccessEvent(_Record):
     scope: str
     unit_id: str
     at_ms: int
-    reason: Literal["retrieval", "duplicate"]
+    reason: Literal["retrieval", "duplicate", "near_duplicate"]

@@ -3,6 +3,15 @@ was true when. The Faust agents hand it RocksDB-backed tables; tests hand it dic
 
 from lumina.state.consolidation import Claim, ContentIndex
 from lumina.state.memory import StateChanges, StreamMemory
+from lumina.state.near import NearDuplicates, NearMatch
 from lumina.state.reinforcement import DecayLedger
 
-__all__ = ["Claim", "ContentIndex", "DecayLedger", "StateChanges", "StreamMemory"]
+__all__ = [
+    "Claim",
+    "ContentIndex",
+    "DecayLedger",
+    "NearDuplicates",
+    "NearMatch",
+    "StateChanges",
+    "StreamMemory",
+]

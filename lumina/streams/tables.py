@@ -37,6 +37,7 @@ class StateTables:
 
     chain: Any  # scope → head and length of its chain; scope ␟ unit id → the unit's link
     content: Any  # scope ␟ content hash → kept unit id and duplicate count
+    recent: Any  # scope → recent units' embeddings, for near duplicates
     activations: Any  # scope ␟ entity → activation, clock, mentions
     windows: Any  # scope ␟ window start → units, salience, entity counts
     window_index: Any  # scope → window starts kept
@@ -51,6 +52,7 @@ class StateTables:
         return cls(
             chain=table("provenance-chain", "Chain heads per scope and links per unit."),
             content=table("content-index", "Kept unit per (scope, content hash)."),
+            recent=table("recent-units", "Recent embeddings per scope, for near duplicates."),
             activations=table("entity-activation", "Decaying activation per entity."),
             windows=table("activity-windows", "Units and entities per tumbling window."),
             window_index=table("window-index", "Live window starts per scope."),

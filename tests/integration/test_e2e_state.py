@@ -179,7 +179,12 @@ def test_e2e_state_survives_restarts_from_rocksdb_and_from_the_changelog(
         publish(
             worker.bootstrap, worker.topic("events"), [event("r4", mentions[0], T0 + 3 * HOUR_MS)]
         )
-        records_until(worker, "consolidations", lambda v: len(v) >= 1, "the duplicate of r1")
+        records_until(
+            worker,
+            "consolidations",
+            lambda v: any(Consolidation.model_validate_json(r).kind == "exact" for r in v),
+            "the exact duplicate of r1",
+        )
     finally:
         worker.stop()
 
@@ -216,3 +221,34 @@ def test_e2e_state_restart_on_the_embedded_broker(tansu: TansuBroker, tmp_path: 
             porto_mentions(n)
         finally:
             worker.stop()
+
+
+def test_e2e_state_near_duplicate_points_at_the_kept_unit(kafka_worker: WorkerProcess) -> None:
+    worker = kafka_worker
+    publish(
+        worker.bootstrap,
+        worker.topic("events"),
+        [
+            event("n1", "Dinner with Dana in Porto on Friday.", T0),
+            event("n2", "dinner with dana in porto friday", T0 + HOUR_MS),
+        ],
+    )
+    (record,) = [
+        Consolidation.model_validate_json(v)
+        for v in records_until(worker, "consolidations", bool, "a consolidation record")
+    ]
+    assert record.kind == "near" and record.similarity >= 0.92
+    # Both are units (the absorbed one stays queryable); the kept one was reinforced.
+    worker.wait_until(
+        lambda: (
+            worker.api.sql(
+                f"SELECT event_id, access_count FROM memory_units FINAL WHERE scope = '{SCOPE}' "
+                "ORDER BY event_id"
+            )["rows"]
+            == [["n1", 1], ["n2", 0]]
+        ),
+        60,
+        "both units, the kept one reinforced",
+    )
+    kept = worker.api.sql("SELECT id FROM memory_units FINAL WHERE event_id = 'n1'")["rows"]
+    assert kept == [[record.kept_id]]

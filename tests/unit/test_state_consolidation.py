@@ -11,7 +11,7 @@ from lumina.core.provenance import ChainEntry, ProvenanceChain, verify_chain
 from lumina.enrich import Incoming, Pipeline
 from lumina.enrich.embed import StaticEmbedder
 from lumina.schemas import TextEvent
-from lumina.state import ContentIndex, DecayLedger
+from lumina.state import ContentIndex, DecayLedger, NearDuplicates, NearMatch
 from lumina.state.reinforcement import DecayState, ingest_state, reinforced_unit
 
 NOW = 1_780_000_000_000
@@ -95,3 +95,44 @@ def test_consolidation_redelivered_duplicate_is_a_repeat_counted_once(pipeline: 
     ).duplicates
     assert (first.repeat, again.repeat) == (False, True)
     assert first.duplicates == again.duplicates == 1
+
+
+def test_near_duplicate_is_absorbed_by_the_most_similar_recent_unit(pipeline: Pipeline) -> None:
+    near = NearDuplicates({}, threshold=0.92, window_s=86_400)
+    chain = ProvenanceChain()
+    texts = (
+        "Dinner with Dana in Porto on Friday.",
+        "I moved to Lisbon last spring.",
+        "dinner with dana in porto friday",  # cosine 0.98 with the first, not equal text
+    )
+    units = pipeline.run(events(*texts, ids="n"), chain).units
+    first, other, close = (near.check(u) for u in units)
+    assert first is None and other is None
+    assert close is not None and close.kept_id == units[0].id and close.similarity >= 0.92
+    assert not close.repeat
+    # Replayed after a crash: the same decision, marked as a repeat (no second access).
+    again = near.check(units[2])
+    assert again == NearMatch(units[0].id, close.similarity, repeat=True)
+
+
+def test_near_duplicate_needs_the_same_scope_window_and_embedding_model(
+    pipeline: Pipeline,
+) -> None:
+    text = "The quarterly report is due on Monday."
+    later = NOW + 2 * 86_400_000  # two days later: outside a one-day window
+    a = pipeline.run(events(text, ids="w"), ProvenanceChain()).units[0]
+    b = pipeline.run(
+        [Incoming(TextEvent(scope="s", text=text + " ", author="Bo", event_id="w9", ts=later))],
+        ProvenanceChain(heads={"s": a.provenance.chain_link}, lengths={"s": 1}),
+    ).units[0]
+    near = NearDuplicates({}, window_s=86_400)
+    assert near.check(a) is None and near.check(b) is None  # too far apart in time
+    other_scope = pipeline.run(events(text, scope="t", ids="x"), ProvenanceChain()).units[0]
+    assert NearDuplicates({}).check(other_scope) is None
+    memory: dict[str, object] = {}
+    NearDuplicates(memory).check(a)
+    relabelled = a.model_copy(update={"stages": {**a.stages, "embed": "embed.other.v1"}})
+    c = relabelled.model_copy(
+        update={"id": "c" * 64, "provenance": a.provenance.model_copy(update={"sequence": 2})}
+    )
+    assert NearDuplicates(memory).check(c) is None  # vectors of another model: not compared
