@@ -27,13 +27,16 @@ def attach_api(app: faust.App, search: MemorySearch, topics: Topics) -> None:
             access = AccessEvent(scope=scope, unit_id=hit["id"], at_ms=now_ms, reason="retrieval")
             await topics.access.send(key=scope.encode(), value=access.model_dump_json().encode())
 
-    async def answer(web: Any, call: Any, *args: Any) -> Any:
+    async def answer(web: Any, call: Any, *args: Any, then: Any = None) -> Any:
+        """Run `call` off the loop; errors become JSON; `then` sees a successful result."""
         try:
             result = await asyncio.to_thread(call, *args)
         except QueryRefused as exc:
             return web.json({"error": str(exc), "kind": "refused"}, status=400)
         except LuminaError as exc:
             return web.json({"error": str(exc), "kind": "store"}, status=500)
+        if then is not None:
+            await then(result)
         return web.json(result)
 
     @app.page("/api/search")
@@ -45,15 +48,14 @@ def attach_api(app: faust.App, search: MemorySearch, topics: Topics) -> None:
             return web.json({"error": "k must be an integer", "kind": "refused"}, status=400)
 
         scope = query.get("scope", "")
-        try:
-            hits = await asyncio.to_thread(search.search, query.get("q", ""), scope, k)
-        except QueryRefused as exc:
-            return web.json({"error": str(exc), "kind": "refused"}, status=400)
-        except LuminaError as exc:
-            return web.json({"error": str(exc), "kind": "store"}, status=500)
-        found = [hit.as_dict() for hit in hits]
-        await publish_accesses(scope, found)
-        return web.json({"hits": found})
+
+        def run(text: str, scope: str, k: int) -> dict[str, Any]:
+            return {"hits": [hit.as_dict() for hit in search.search(text, scope, k)]}
+
+        async def reinforce(result: dict[str, Any]) -> None:
+            await publish_accesses(scope, result["hits"])
+
+        return await answer(web, run, query.get("q", ""), scope, k, then=reinforce)
 
     @app.page("/api/sql")
     async def sql_view(web: Any, request: Any) -> Any:
