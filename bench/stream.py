@@ -154,6 +154,18 @@ def wait_for_store(stats_url: str, units: int, timeout: float = 1800) -> None:
     raise SystemExit(f"the store did not reach {units} units")
 
 
+def wait_for_units(stats_url: str, units: int, pid: int, timeout: float = 4 * 3600) -> int:
+    """Wait until the store holds `units`; the worker's peak RSS meanwhile, in MiB."""
+    peak = 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        peak = max(peak, rss_mib(pid))
+        if json.loads(urllib.request.urlopen(stats_url).read())["units"] >= units:
+            return peak
+        time.sleep(15)  # counting with FINAL is not free for the worker either
+    raise SystemExit(f"the store did not reach {units} units")
+
+
 def rss_mib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS"):
