@@ -14,12 +14,12 @@ from pydantic import BaseModel
 
 from lumina.config import Settings
 from lumina.core.identity import content_hash
-from lumina.core.provenance import ChainEntry, LinkedUnit, ProvenanceChain
 from lumina.enrich import EnrichResult, Incoming, Pipeline
 from lumina.errors import InvalidEvent, ReasonCode
 from lumina.schemas import DeadLetter, KafkaOrigin, MemoryUnit, decode_event
 from lumina.schemas.state import AccessEvent, Consolidation
 from lumina.state import ContentIndex, NearDuplicates, NearMatch
+from lumina.state.chain import resume_chain, save_chain
 from lumina.state.keys import scoped
 from lumina.streams.tables import BatchOverlay, StateTables
 from lumina.streams.topics import Topics
@@ -90,39 +90,6 @@ def stage_dead_letters(result: EnrichResult, now_ms: int) -> list[tuple[bytes | 
         )
         letters.append((item.event.scope.encode(), letter))
     return letters
-
-
-def resume_chain(
-    state: BatchOverlay, scopes: Sequence[str], ids: Sequence[tuple[str, str]]
-) -> ProvenanceChain:
-    """The chains of a batch's scopes as stored, with the batch's units already linked."""
-    chain = ProvenanceChain()
-    for scope in scopes:
-        head = state.get(scope)
-        if head is not None:
-            chain.heads[scope], chain.lengths[scope] = head["head"], head["length"]
-    for scope, uid in ids:
-        link = state.get(scoped(scope, uid))
-        if link is not None:
-            entry = ChainEntry(uid, link["time_ms"], link["previous"], link["link"])
-            chain.linked[uid] = LinkedUnit(entry, link["sequence"])
-    return chain
-
-
-def save_chain(state: BatchOverlay, chain: ProvenanceChain, units: Sequence[MemoryUnit]) -> None:
-    """Each new unit's link, then each moved head (`flush` writes heads last)."""
-    for unit in units:
-        key = scoped(unit.scope, unit.id)
-        if state.get(key) is None:
-            p = unit.provenance
-            state[key] = {
-                "link": p.chain_link,
-                "previous": p.previous_link,
-                "sequence": p.sequence,
-                "time_ms": unit.timestamps.event_ms,
-            }
-    for scope in sorted({unit.scope for unit in units}):
-        state[scope] = {"head": chain.heads[scope], "length": chain.lengths[scope]}
 
 
 def record_json(record: BaseModel) -> bytes:

@@ -12,6 +12,7 @@ from lumina.enrich import Incoming, Pipeline
 from lumina.enrich.embed import StaticEmbedder
 from lumina.schemas import TextEvent
 from lumina.state import ContentIndex, DecayLedger, NearDuplicates, NearMatch
+from lumina.state.chain import resume_chain, save_chain
 from lumina.state.reinforcement import DecayState, ingest_state, reinforced_unit
 
 NOW = 1_780_000_000_000
@@ -136,3 +137,18 @@ def test_near_duplicate_needs_the_same_scope_window_and_embedding_model(
         update={"id": "c" * 64, "provenance": a.provenance.model_copy(update={"sequence": 2})}
     )
     assert NearDuplicates(memory).check(c) is None  # vectors of another model: not compared
+
+
+def test_chain_table_resumes_the_chain_and_the_units_linked(pipeline: Pipeline) -> None:
+    table: dict[str, object] = {}
+    chain = ProvenanceChain()
+    batch = events("First note.", "Second note.", ids="c")
+    units = pipeline.run(batch, chain).units
+    save_chain(table, chain, units)
+    # A restarted worker reads it back and re-processes the second event (a redelivery)
+    # and a new one: the redelivered unit keeps its place, the new one follows it.
+    resumed = resume_chain(table, ["s"], [("s", units[1].id)])
+    again = pipeline.run([*batch[1:], *events("Third note.", ids="d")], resumed).units
+    assert again[0].provenance == units[1].provenance
+    assert again[1].provenance.previous_link == units[1].provenance.chain_link
+    assert again[1].provenance.sequence == 3
