@@ -251,14 +251,16 @@ def main() -> None:
                     f"p50 {p50:.0f} ms, p99 {p99:.0f} ms ({len(lat):,} units)"
                 )
             if args.rss_events:
-                more = event_bodies(sent, args.rss_events, args.scopes, turns)
-                sent += args.rss_events
                 started = time.monotonic()
-                asyncio.run(produce(bootstrap, more))
-                got = asyncio.run(arrivals(bootstrap, sent, timeout=7200))
+                for first in range(sent, sent + args.rss_events, 100_000):  # bounded memory
+                    count = min(100_000, sent + args.rss_events - first)
+                    asyncio.run(produce(bootstrap, event_bodies(first, count, args.scopes, turns)))
+                sent += args.rss_events
+                peak = wait_for_units(stats_url, sent, proc.pid)
                 print(
-                    f"memory      worker RSS {rss_mib(proc.pid)} MiB after {len(got):,} events "
-                    f"across {args.scopes:,} scopes ({time.monotonic() - started:.0f} s)"
+                    f"memory      worker RSS {rss_mib(proc.pid)} MiB (peak {peak} MiB) once "
+                    f"{sent:,} events across {args.scopes:,} scopes are stored "
+                    f"({time.monotonic() - started:.0f} s)"
                 )
             print(f"store       {json.loads(urllib.request.urlopen(stats_url).read())}")
         finally:

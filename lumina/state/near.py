@@ -2,7 +2,8 @@
 
 "Close" is cosine ≥ `threshold` (default 0.92) between embeddings of the same embed stage
 version, against the scope's units of the last `window_s` (default one day, event time),
-at most `keep` of them (default 64, the most recent). The absorbed unit stays a unit,
+at most `keep` of them (default 16, the most recent: the value is rewritten on every unit
+of the scope, so it is kept small). The absorbed unit stays a unit,
 stored and queryable; a consolidation record (kind `near`) points it at the kept unit, the
 most similar earlier one, which is reinforced.
 
@@ -51,7 +52,7 @@ class NearDuplicates:
         *,
         threshold: float = 0.92,
         window_s: float = 86_400.0,
-        keep: int = 64,
+        keep: int = 16,
     ) -> None:
         if not -1.0 <= threshold <= 1.0 or window_s <= 0 or keep < 1:
             raise ValueError("need -1 <= threshold <= 1, window_s > 0 and keep >= 1")

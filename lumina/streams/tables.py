@@ -18,12 +18,25 @@ from faust.streams import _current_event
 from lumina.config import Settings
 from lumina.state.keys import SEPARATOR
 
+# Faust's RocksDB defaults are for one big table: 64 MiB write buffers (three of them) and a
+# 2 GiB block cache, per table and per partition. A worker here has eight tables times its
+# partitions, and the defaults let its RSS pass 2 GiB within minutes of a 10,000-scope
+# backlog (measured with bench/stream.py). These bound each partition's database to ~16 MiB.
+ROCKSDB_OPTIONS: dict[str, int] = {
+    "write_buffer_size": 4 * 1024**2,
+    "max_write_buffer_number": 2,
+    "block_cache_size": 8 * 1024**2,
+    "block_cache_compressed_size": 0,
+}
+
 
 def state_table(app: faust.App, settings: Settings, name: str, help: str) -> Any:
     return app.Table(
         name,
         default=None,
         partitions=settings.partitions,
+        # A copy per table: Faust pops keys from the options it is given.
+        options=dict(ROCKSDB_OPTIONS),
         schema=faust.Schema(
             key_type=str, value_type=None, key_serializer="json", value_serializer="json"
         ),
