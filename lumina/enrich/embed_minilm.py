@@ -12,7 +12,7 @@ constructing the embedder raises a ConfigError that names them.
 
 Precision: on a CPU with native bfloat16 arithmetic (AVX512-BF16 or AMX, which torch's
 oneDNN reports), the forward pass runs under bfloat16 autocast: about 1.5× the float32
-throughput here, with a cosine of at least 0.9999 to the float32 vectors on real chat
+throughput here, with a cosine of at least 0.999 to the float32 vectors on real chat
 turns (`test_minilm_bf16_matches_fp32`). That is far below what search can tell apart, so
 both precisions are the one version `embed.minilm.v1` and their vectors mix in a store.
 `LUMINA_MINILM_PRECISION=fp32` forces float32; `bf16` forces bfloat16 even where the CPU
