@@ -265,7 +265,7 @@ class Pipeline:
         for position, i in enumerate(alive):
             draft = drafts[i]
             try:
-                uid = self.unit_id_of(draft)
+                uid = self.unit_id_for(draft.event)
                 if claims is not None:
                     scope = draft.event.scope
                     claim = claims.claim(scope, content_hash(draft.text), uid)
@@ -327,12 +327,8 @@ class Pipeline:
             drafts[i] = draft
         return alive
 
-    def unit_id_of(self, draft: Draft) -> str:
-        event = draft.event
-        return unit_id(event.scope, event_identity(event, draft.text), self.identity_key)
-
     def unit_id_for(self, event: TextEvent) -> str:
-        """The id the event's unit will have, before any stage runs."""
+        """The id the event's unit has (or will have, before any stage runs)."""
         return unit_id(
             event.scope, event_identity(event, normalize_text(event.text)), self.identity_key
         )

@@ -44,6 +44,12 @@ def records_until(
     return found
 
 
+def consolidations(worker: WorkerProcess) -> list[Consolidation]:
+    """The consolidation records on the topic, once there is at least one."""
+    values = records_until(worker, "consolidations", bool, "a consolidation record")
+    return [Consolidation.model_validate_json(v) for v in values]
+
+
 def activations_of(values: list[bytes], entity: str) -> list[EntityActivation]:
     out = []
     for value in values:
@@ -66,10 +72,7 @@ def test_e2e_state_duplicate_is_consolidated_and_reinforces_the_kept_unit(
             event("e3", "Dinner with Dana in Porto on Friday.", T0 + 2 * HOUR_MS),  # duplicate
         ],
     )
-    (record,) = [
-        Consolidation.model_validate_json(v)
-        for v in records_until(worker, "consolidations", bool, "a consolidation record")
-    ]
+    (record,) = consolidations(worker)
     assert (record.kind, record.similarity, record.duplicates) == ("exact", 1.0, 1)
 
     # Two units, not three; the kept one comes back as a reinforced version.
@@ -233,10 +236,7 @@ def test_e2e_state_near_duplicate_points_at_the_kept_unit(kafka_worker: WorkerPr
             event("n2", "dinner with dana in porto friday", T0 + HOUR_MS),
         ],
     )
-    (record,) = [
-        Consolidation.model_validate_json(v)
-        for v in records_until(worker, "consolidations", bool, "a consolidation record")
-    ]
+    (record,) = consolidations(worker)
     assert record.kind == "near" and record.similarity >= 0.92
     # Both are units (the absorbed one stays queryable); the kept one was reinforced.
     worker.wait_until(
