@@ -24,8 +24,9 @@ class _LocalQueries:
         from lumina.store import open_store
         from lumina.store.search import MemorySearch
 
-        self.store = open_store(settings.store_dsn)
-        self._search = MemorySearch(self.store, load_encoder(settings))
+        encoder = load_encoder(settings)
+        self.store = open_store(settings.store_dsn, embedding_dim=encoder.dim)
+        self._search = MemorySearch(self.store, encoder)
 
     def search(self, text: str, scope: str, k: int = 10) -> list[dict[str, Any]]:
         return [hit.as_dict() for hit in self._search.search(text, scope, k)]

@@ -16,7 +16,7 @@ from lumina.agents.state import attach_state_agent
 from lumina.api import attach_api
 from lumina.config import Settings
 from lumina.enrich import Pipeline
-from lumina.enrich.profiles import load_encoder
+from lumina.enrich.profiles import Encoder, load_encoder
 from lumina.remote import RUN_FILE, WorkerHandle
 from lumina.store import MemoryStore, open_store
 from lumina.store.search import MemorySearch
@@ -29,8 +29,10 @@ from lumina.streams.watchdog import attach_fetch_watchdog
 log = logging.getLogger(__name__)
 
 
-def build_worker(settings: Settings, brokers: str, store: MemoryStore) -> faust.App:
-    embedder = load_encoder(settings)  # loaded once, shared by ingest and search
+def build_worker(
+    settings: Settings, brokers: str, store: MemoryStore, embedder: Encoder
+) -> faust.App:
+    """`embedder` is loaded once and shared by ingest and search (its vectors must match)."""
     pipeline = Pipeline.from_settings(settings, embedder=embedder)
     app = create_app(settings, brokers)
     topics = Topics.declare(app, settings)
@@ -60,8 +62,9 @@ def reset_local_state(settings: Settings) -> None:
 def run_worker(settings: Settings, brokers: str) -> int:
     """Run in the foreground until SIGINT/SIGTERM. Returns the exit code."""
     ensure_topics(brokers, settings)
-    store = open_store(settings.store_dsn)
-    app = build_worker(settings, brokers, store)
+    embedder = load_encoder(settings)
+    store = open_store(settings.store_dsn, embedding_dim=embedder.dim)
+    app = build_worker(settings, brokers, store, embedder)
     api_url = f"http://{settings.api_host}:{settings.api_port}"
     run_file: Path = WorkerHandle(os.getpid(), api_url, settings.store_dsn).write(settings.run_dir)
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True)

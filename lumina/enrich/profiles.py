@@ -30,6 +30,9 @@ class Encoder(Protocol):
 
     version: str
 
+    @property
+    def dim(self) -> int: ...
+
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
 

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from lumina.errors import ConfigError, QueryRefused, StoreError
 from lumina.schemas import DeadLetter, MemoryUnit
 from lumina.store.arrow import unit_arrow_table
-from lumina.store.migrate import apply_migrations
+from lumina.store.migrate import DEFAULT_EMBEDDING_DIM, apply_migrations
 from lumina.store.rows import (
     DEAD_LETTER_COLUMNS,
     UNIT_COLUMNS,
@@ -94,8 +94,20 @@ class MemoryStore:
         with self._lock:
             return list(self._client.query(sql, parameters=parameters).result_rows)
 
-    def migrate(self) -> list[str]:
-        return apply_migrations(self)
+    def migrate(self, embedding_dim: int = DEFAULT_EMBEDDING_DIM) -> list[str]:
+        return apply_migrations(self, embedding_dim)
+
+    def embedding_dim(self) -> int:
+        """The vector dimension `memory_units`' HNSW index was built for."""
+        rows = self.query_rows(
+            "SELECT type_full FROM system.data_skipping_indices "
+            "WHERE database = currentDatabase() AND table = 'memory_units' "
+            "AND name = 'embedding_hnsw'"
+        )
+        if not rows:
+            raise StoreError("memory_units has no embedding index: the store is not migrated")
+        # vector_similarity('hnsw', 'cosineDistance', 256)
+        return int(str(rows[0][0]).rstrip(")").rsplit(",", 1)[1])
 
     def close(self) -> None:
         with self._lock:
@@ -184,8 +196,12 @@ class MemoryStore:
         return list(result.column_names), list(result.result_rows)
 
 
-def open_store(dsn: str, *, migrate: bool = True) -> MemoryStore:
-    """Open the store at `dsn` (`chdb:///abs/path` or `http(s)://…`), applying migrations."""
+def open_store(dsn: str, *, migrate: bool = True, embedding_dim: int | None = None) -> MemoryStore:
+    """Open the store at `dsn` (`chdb:///abs/path` or `http(s)://…`), applying migrations.
+
+    `embedding_dim` is the dimension of the vectors the caller writes or searches with: a new
+    store builds its vector index for it, and a store built for another dimension is
+    refused (its index cannot hold or compare them)."""
     check_dsn(dsn)
     if dsn.startswith("chdb:"):
         Path(urlparse(dsn).path).mkdir(parents=True, exist_ok=True)
@@ -195,5 +211,12 @@ def open_store(dsn: str, *, migrate: bool = True) -> MemoryStore:
         raise StoreError(f"cannot open the store at {redact_dsn(dsn)}: {exc}") from exc
     store = MemoryStore(client, dsn)
     if migrate:
-        store.migrate()
+        store.migrate(embedding_dim or DEFAULT_EMBEDDING_DIM)
+    if embedding_dim is not None and (built := store.embedding_dim()) != embedding_dim:
+        store.close()
+        raise ConfigError(
+            f"the store at {redact_dsn(dsn)} holds {built}-dimension vectors, but this profile's "
+            f"embedder makes {embedding_dim}: use the profile that filled it, or another "
+            "store (LUMINA_CLICKHOUSE_DSN)"
+        )
     return store

@@ -19,6 +19,9 @@ MAX_K = 1000
 class Encoder(Protocol):
     version: str  # the embed stage version its vectors carry in `stages['embed']`
 
+    @property
+    def dim(self) -> int: ...  # the vectors' dimension, which the store's index is built for
+
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
 

@@ -1,0 +1,97 @@
+"""Migrations on real chDB: idempotent, upgrade a store that holds units, export as plain SQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lumina.config import Settings
+from lumina.enrich import enrich
+from lumina.errors import ConfigError
+from lumina.schemas import TextEvent
+from lumina.store import open_store
+from lumina.store.migrate import (
+    DEFAULT_EMBEDDING_DIM,
+    LEDGER_DDL,
+    _statements,
+    export_ddl,
+    migration_files,
+    render,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_migrations_rerun_as_a_no_op_and_create_every_table_and_view(tmp_path: Path) -> None:
+    store = open_store(f"chdb://{tmp_path / 's'}")
+    assert store.migrate() == []
+    names = {r[0] for r in store.query_rows("SHOW TABLES")}
+    assert {
+        "memory_units",
+        "dead_letters",
+        "entity_activations",
+        "activity_windows",
+        "consolidations",
+        "role_timelines",
+        "units_per_day",
+        "top_entities",
+        "unit_strength",
+        "active_entities",
+        "role_intervals",
+        "dead_letters_per_hour",
+    } <= names
+    assert store.embedding_dim() == DEFAULT_EMBEDDING_DIM
+    partition_key = store.query_rows(
+        "SELECT partition_key FROM system.tables WHERE name = 'memory_units' "
+        "AND database = currentDatabase()"
+    )[0][0]
+    assert partition_key == "toYYYYMM(event_time)"
+    store.close()
+
+
+def test_an_old_store_keeps_its_units_through_the_rebuild(
+    tmp_path: Path, lumina_env: dict[str, str]
+) -> None:
+    """A store written before migration 0004 (no index, no partitions) keeps every unit."""
+    dsn = f"chdb://{tmp_path / 'old'}"
+    old = open_store(dsn, migrate=False)
+    old.command(LEDGER_DDL)
+    for version, name, sql in migration_files():
+        if version < 4:
+            for statement in _statements(sql):
+                old.command(statement)
+            old.command(
+                f"INSERT INTO schema_migrations (version, name) VALUES ({version}, '{name}')"
+            )
+    events = [TextEvent(scope="old", text=f"Note {i} about the Lisbon office.") for i in range(5)]
+    units = enrich(events, Settings())
+    old.insert_units(units)
+    old.close()
+
+    store = open_store(dsn, embedding_dim=DEFAULT_EMBEDDING_DIM)
+    back = store.units_by_id("old", [u.id for u in units])
+    assert sorted(back) == sorted(u.id for u in units)
+    assert store.query_rows("SELECT count() FROM memory_units WHERE has(terms, 'lisbon')") == [(5,)]
+    store.close()
+
+
+def test_a_store_refuses_vectors_of_another_dimension(tmp_path: Path) -> None:
+    dsn = f"chdb://{tmp_path / 's'}"
+    open_store(dsn, embedding_dim=256).close()
+    with pytest.raises(ConfigError, match=r"256-dimension vectors.*makes 384"):
+        open_store(dsn, embedding_dim=384)
+
+
+def test_the_committed_plain_sql_is_what_the_migrations_export(tmp_path: Path) -> None:
+    written = export_ddl(tmp_path)
+    assert [p.name for p in written] == [name for _, name, _ in migration_files()]
+    for path in written:
+        committed = REPO / "schemas" / "clickhouse" / path.name
+        assert committed.read_text() == path.read_text(), "re-run `lumina schemas export`"
+
+
+def test_render_fills_the_vector_dimension() -> None:
+    assert "'cosineDistance', 384)" in render(migration_files()[3][2], 384)
+    with pytest.raises(ValueError):
+        render("x", 0)
