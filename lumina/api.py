@@ -3,59 +3,97 @@
 from __future__ import annotations
 
 import asyncio
-import time
+from collections.abc import Mapping
 from typing import Any
 
 import faust
 
+from lumina.core.symbols import ROLES
 from lumina.errors import LuminaError, QueryRefused
-from lumina.schemas.state import AccessEvent
+from lumina.store.retrieval import Filters
 from lumina.store.search import MemorySearch
+from lumina.streams.access import send_accesses
 from lumina.streams.topics import Topics
 
 
-def attach_api(app: faust.App, search: MemorySearch, topics: Topics) -> None:
-    """GET /api/search?q=&scope=&k=, GET /api/sql?q=, GET /api/stats, GET /api/partitions.
+def _int(query: Mapping[str, str], name: str, default: int | None = None) -> int | None:
+    raw = query.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise QueryRefused(f"{name} must be an integer") from exc
 
-    Every search hit is an access: it goes to `lumina.access`, and the reinforcement agent
-    makes the unit last longer.
+
+def filters_from(query: Mapping[str, str]) -> Filters:
+    """`since_ms`, `until_ms`, `author`, `session` query parameters as Filters."""
+    return Filters(
+        since_ms=_int(query, "since_ms"),
+        until_ms=_int(query, "until_ms"),
+        author=query.get("author") or None,
+        session=query.get("session") or None,
+    )
+
+
+def attach_api(app: faust.App, search: MemorySearch, topics: Topics) -> None:
+    """GET /api/search, /api/recall, /api/unbind, /api/sql, /api/stats, /api/partitions.
+
+    Search and recall results are accesses: they go to `lumina.access`, and the
+    reinforcement agent makes those units last longer.
     """
 
-    async def publish_accesses(scope: str, hits: list[dict[str, Any]]) -> None:
-        now_ms = int(time.time() * 1000)
-        for hit in hits:
-            access = AccessEvent(scope=scope, unit_id=hit["id"], at_ms=now_ms, reason="retrieval")
-            await topics.access.send(key=scope.encode(), value=access.model_dump_json().encode())
+    async def send(key: bytes, value: bytes) -> None:
+        await topics.access.send(key=key, value=value)
 
-    async def answer(web: Any, call: Any, *args: Any, then: Any = None) -> Any:
-        """Run `call` off the loop; errors become JSON; `then` sees a successful result."""
+    async def answer(web: Any, call: Any, *args: Any, accessed_in: str | None = None) -> Any:
+        """Run `call` off the loop; errors become JSON; a result set of hits is published
+        as accesses in scope `accessed_in`."""
         try:
             result = await asyncio.to_thread(call, *args)
         except QueryRefused as exc:
             return web.json({"error": str(exc), "kind": "refused"}, status=400)
         except LuminaError as exc:
             return web.json({"error": str(exc), "kind": "store"}, status=500)
-        if then is not None:
-            await then(result)
+        if accessed_in is not None:
+            await send_accesses(send, accessed_in, [hit["id"] for hit in result["hits"]])
         return web.json(result)
+
+    def hits(found: list[Any]) -> dict[str, Any]:
+        return {"hits": [hit.as_dict() for hit in found]}
 
     @app.page("/api/search")
     async def search_view(web: Any, request: Any) -> Any:
-        query = request.query
-        try:
-            k = int(query.get("k", "10"))
-        except ValueError:
-            return web.json({"error": "k must be an integer", "kind": "refused"}, status=400)
+        q = request.query
+        scope = q.get("scope", "")
 
-        scope = query.get("scope", "")
+        def run() -> dict[str, Any]:
+            k = _int(q, "k", 10) or 10
+            return hits(search.search(q.get("q", ""), scope, k, filters_from(q)))
 
-        def run(text: str, scope: str, k: int) -> dict[str, Any]:
-            return {"hits": [hit.as_dict() for hit in search.search(text, scope, k)]}
+        return await answer(web, run, accessed_in=scope)
 
-        async def reinforce(result: dict[str, Any]) -> None:
-            await publish_accesses(scope, result["hits"])
+    @app.page("/api/recall")
+    async def recall_view(web: Any, request: Any) -> Any:
+        q = request.query
+        scope = q.get("scope", "")
 
-        return await answer(web, run, query.get("q", ""), scope, k, then=reinforce)
+        def run() -> dict[str, Any]:
+            roles = {role: q[role] for role in ROLES if q.get(role)}
+            return hits(search.recall(roles, scope, _int(q, "k", 10) or 10, filters_from(q)))
+
+        return await answer(web, run, accessed_in=scope)
+
+    @app.page("/api/unbind")
+    async def unbind_view(web: Any, request: Any) -> Any:
+        q = request.query
+
+        def run() -> dict[str, Any]:
+            k = _int(q, "k", 5) or 5
+            fillers = search.unbind(q.get("id", ""), q.get("role", ""), q.get("scope", ""), k)
+            return {"fillers": fillers}
+
+        return await answer(web, run)
 
     @app.page("/api/sql")
     async def sql_view(web: Any, request: Any) -> Any:

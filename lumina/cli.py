@@ -7,10 +7,12 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from lumina.config import Settings, get_settings
+from lumina.core.symbols import ROLES
 from lumina.display import print_hits, print_table
 from lumina.errors import LuminaError
 
@@ -65,12 +67,58 @@ def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
         broker.stop()
 
 
+def instant_ms(value: str) -> int:
+    """An instant from the command line: epoch milliseconds, or an ISO date or date-time
+    (UTC unless it names a zone)."""
+    if value.lstrip("-").isdigit():
+        return int(value)
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an ISO date (2026-05-03, 2026-05-03T14:00) or epoch ms"
+        ) from exc
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return round(moment.timestamp() * 1000)
+
+
+def _filters(args: argparse.Namespace) -> Any:
+    from lumina.store.retrieval import Filters
+
+    return Filters(
+        since_ms=args.since, until_ms=args.until, author=args.author, session=args.session
+    )
+
+
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     from lumina.query import open_queries
 
     with open_queries(settings) as queries:
-        hits = queries.search(args.text, args.scope, args.k)
+        hits = queries.search(args.text, args.scope, args.k, _filters(args))
     _print_json(hits) if args.json else print_hits(hits)
+    return 0
+
+
+def cmd_recall(args: argparse.Namespace, settings: Settings) -> int:
+    from lumina.query import open_queries
+
+    roles = {role: getattr(args, role) for role in ROLES if getattr(args, role)}
+    with open_queries(settings) as queries:
+        hits = queries.recall(roles, args.scope, args.k, _filters(args))
+    _print_json(hits) if args.json else print_hits(hits)
+    return 0
+
+
+def cmd_unbind(args: argparse.Namespace, settings: Settings) -> int:
+    from lumina.query import open_queries
+
+    with open_queries(settings) as queries:
+        fillers = queries.unbind(args.unit_id, args.role, args.scope, args.k)
+    if args.json:
+        _print_json(fillers)
+    else:
+        print_table(["filler", "similarity"], [[f["filler"], f["similarity"]] for f in fillers])
     return 0
 
 
@@ -164,12 +212,37 @@ def build_parser() -> argparse.ArgumentParser:
     )
     broker.set_defaults(func=cmd_broker)
 
-    search = sub.add_parser("search", help="semantic top-k within one scope")
+    def within_scope(command: argparse.ArgumentParser, k: int = 10) -> None:
+        command.add_argument("--scope", required=True, help="the one scope to look in")
+        command.add_argument("-k", type=int, default=k, help=f"results (default {k})")
+        command.add_argument("--json", action="store_true")
+
+    def narrowing(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--since", type=instant_ms, help="event time from (ISO or ms)")
+        command.add_argument("--until", type=instant_ms, help="event time before (ISO or ms)")
+        command.add_argument("--author")
+        command.add_argument("--session")
+
+    search = sub.add_parser(
+        "search", help="hybrid search (embedding + BM25, weighed by strength) in one scope"
+    )
     search.add_argument("text")
-    search.add_argument("--scope", required=True)
-    search.add_argument("-k", type=int, default=10)
-    search.add_argument("--json", action="store_true")
+    within_scope(search)
+    narrowing(search)
     search.set_defaults(func=cmd_search)
+
+    recall = sub.add_parser("recall", help="units whose roles match, by holographic probe")
+    within_scope(recall)
+    for role in ROLES:
+        recall.add_argument(f"--{role}", help=f"the {role} filler to match")
+    narrowing(recall)
+    recall.set_defaults(func=cmd_recall)
+
+    unbind = sub.add_parser("unbind", help="read one role back out of a stored unit's shape")
+    unbind.add_argument("unit_id")
+    unbind.add_argument("--role", required=True, choices=ROLES)
+    within_scope(unbind, k=5)
+    unbind.set_defaults(func=cmd_unbind)
 
     sql = sub.add_parser("sql", help="read-only SQL over the store")
     sql.add_argument("query")

@@ -84,6 +84,24 @@ class Settings(BaseSettings):
         default="rocksdb",
         description="Where Faust tables live between changelog reads; memory rebuilds all.",
     )
+    search_dense_weight: float = Field(
+        default=1.0, ge=0, description="Weight of the embedding ranking in hybrid search."
+    )
+    search_lexical_weight: float = Field(
+        default=1.0, ge=0, description="Weight of the BM25 ranking in hybrid search."
+    )
+    search_strength_weight: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="Share of a hit's score that is its strength now (decay, reinforcement).",
+    )
+    search_rrf_k: int = Field(
+        default=60, gt=0, description="Reciprocal-rank fusion constant: 1 / (k + rank)."
+    )
+    search_candidates: int = Field(
+        default=100, gt=0, description="Candidates each ranking contributes to the fusion."
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=6066, gt=0, lt=65536)
     embedded_port: int = Field(default=19092, gt=0, lt=65536)

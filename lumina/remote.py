@@ -9,9 +9,12 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lumina.errors import QueryRefused, StoreError
+
+if TYPE_CHECKING:
+    from lumina.store.retrieval import Filters
 
 RUN_FILE = "worker.json"
 
@@ -53,6 +56,22 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def filter_params(filters: Filters | None) -> dict[str, Any]:
+    """Filters as the worker's query parameters (see `lumina.api.filters_from`)."""
+    if filters is None:
+        return {}
+    return {
+        name: value
+        for name, value in (
+            ("since_ms", filters.since_ms),
+            ("until_ms", filters.until_ms),
+            ("author", filters.author),
+            ("session", filters.session),
+        )
+        if value is not None
+    }
+
+
 class WorkerClient:
     """Same answers as `MemorySearch`, asked over HTTP."""
 
@@ -72,8 +91,20 @@ class WorkerClient:
         except urllib.error.URLError as exc:
             raise StoreError(f"the worker at {self.api_url} did not answer: {exc.reason}") from exc
 
-    def search(self, text: str, scope: str, k: int = 10) -> list[dict[str, Any]]:
-        return list(self._get("/api/search", q=text, scope=scope, k=k)["hits"])
+    def search(
+        self, text: str, scope: str, k: int = 10, filters: Filters | None = None
+    ) -> list[dict[str, Any]]:
+        params = filter_params(filters)
+        return list(self._get("/api/search", q=text, scope=scope, k=k, **params)["hits"])
+
+    def recall(
+        self, roles: dict[str, str], scope: str, k: int = 10, filters: Filters | None = None
+    ) -> list[dict[str, Any]]:
+        params = {**roles, **filter_params(filters)}
+        return list(self._get("/api/recall", scope=scope, k=k, **params)["hits"])
+
+    def unbind(self, unit_id: str, role: str, scope: str, k: int = 5) -> list[dict[str, Any]]:
+        return list(self._get("/api/unbind", id=unit_id, role=role, scope=scope, k=k)["fillers"])
 
     def sql(self, query: str) -> dict[str, Any]:
         return dict(self._get("/api/sql", q=query))

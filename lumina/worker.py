@@ -41,7 +41,7 @@ def build_worker(
     attach_state_agent(app, topics, tables, settings)
     attach_reinforce_agent(app, topics, tables, store, settings)
     attach_sink_agents(app, topics, store, settings)
-    attach_api(app, MemorySearch(store, embedder), topics)
+    attach_api(app, MemorySearch.from_settings(store, embedder, settings), topics)
     attach_fetch_watchdog(app)
 
     @app.task

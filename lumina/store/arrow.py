@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from lumina.core.symbols import ROLES
 from lumina.schemas import MemoryUnit
 from lumina.store.rows import UNIT_COLUMNS, unit_version
 
@@ -73,7 +74,7 @@ def unit_arrow_table(units: Sequence[MemoryUnit]) -> pa.Table:
         ),
         **{
             f"role_{role}": pa.array([getattr(r, role) for r in roles], pa.string())
-            for role in ("who", "what", "when", "where", "why", "how")
+            for role in ROLES
         },
         "entity_texts": _lists([[e.text for e in u.entities] for u in units], pa.string()),
         "entity_labels": _lists([[e.label for e in u.entities] for u in units], pa.string()),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -30,22 +29,6 @@ log = logging.getLogger(__name__)
 # Read-only at the server: writes, DDL and settings changes are refused by ClickHouse itself,
 # so no SQL parsing of ours stands between a user and a write.
 READ_ONLY = {"readonly": 1}
-
-
-@dataclass(frozen=True)
-class SearchHit:
-    id: str
-    score: float
-    text: str
-    who: str | None
-    what: str | None
-    when: str | None
-    where: str | None
-    salience: float
-    event_ms: int
-
-    def as_dict(self) -> dict[str, Any]:
-        return self.__dict__.copy()
 
 
 def redact_dsn(dsn: str) -> str:
@@ -133,35 +116,6 @@ class MemoryStore:
         return len(letters)
 
     # -- reads ----------------------------------------------------------------------------
-    def search_vector(
-        self, scope: str, vector: Sequence[float], k: int = 10, *, embed_version: str
-    ) -> list[SearchHit]:
-        """Exact cosine top-k within one scope, among units embedded by the same model
-        (vectors of two models are not comparable); FINAL hides re-delivered copies."""
-        rows = self.query_rows(
-            "SELECT id, 1 - cosineDistance(embedding, {q:Array(Float32)}) AS score, text, "
-            "role_who, role_what, role_when, role_where, salience, "
-            "toUnixTimestamp64Milli(event_time) "
-            "FROM memory_units FINAL WHERE scope = {scope:String} "
-            "AND stages['embed'] = {embed:String} "
-            "ORDER BY score DESC, id LIMIT {k:UInt32}",
-            {"q": [float(x) for x in vector], "scope": scope, "k": int(k), "embed": embed_version},
-        )
-        return [
-            SearchHit(
-                id=str(r[0]),
-                score=float(r[1]),
-                text=str(r[2]),
-                who=r[3],
-                what=r[4],
-                when=r[5],
-                where=r[6],
-                salience=float(r[7]),
-                event_ms=int(r[8]),
-            )
-            for r in rows
-        ]
-
     def units_by_id(self, scope: str, ids: Sequence[str]) -> dict[str, MemoryUnit]:
         """The latest version of each stored unit of `scope` among `ids` (missing: absent)."""
         if not ids:

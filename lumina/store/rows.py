@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from lumina.core.symbols import ROLES
 from lumina.schemas import (
     Affect,
     DeadLetter,
@@ -19,8 +20,6 @@ from lumina.schemas import (
     Timestamps,
     TokenWeight,
 )
-
-ROLE_NAMES = ("who", "what", "when", "where", "why", "how")
 
 UNIT_COLUMNS: tuple[str, ...] = (
     "scope",
@@ -144,7 +143,7 @@ def unit_from_row(row: Sequence[Any]) -> MemoryUnit:
             TokenWeight(token=t, weight=_f4(w))
             for t, w in zip(r["attribution_tokens"], r["attribution_weights"], strict=True)
         ],
-        roles=Roles(**{role: r[f"role_{role}"] for role in ROLE_NAMES}),
+        roles=Roles(**{role: r[f"role_{role}"] for role in ROLES}),
         entities=[
             Entity(text=t, label=label, start=s, end=e)
             for t, label, s, e in zip(

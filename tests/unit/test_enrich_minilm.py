@@ -89,10 +89,12 @@ def test_enrich_minilm_batch_equals_one_by_one(minilm: MiniLMEmbedder) -> None:
     assert np.allclose(batch, singles, atol=1e-5)
 
 
-def test_enrich_minilm_small_batch_size_gives_the_same_vectors(minilm: MiniLMEmbedder) -> None:
+def test_enrich_minilm_small_batch_size_gives_the_same_vectors() -> None:
+    # float32: bfloat16 kernels round differently by batch shape (the cosine test covers it).
     texts = [f"note number {i} about the release" for i in range(7)]
-    small = MiniLMEmbedder(batch_size=2)
-    assert np.allclose(small.encode(texts), minilm.encode(texts), atol=1e-5)
+    small = MiniLMEmbedder(batch_size=2, precision="fp32")
+    large = MiniLMEmbedder(precision="fp32")
+    assert np.allclose(small.encode(texts), large.encode(texts), atol=1e-5)
 
 
 def test_enrich_minilm_model_is_loaded_once_per_process(minilm: MiniLMEmbedder) -> None:

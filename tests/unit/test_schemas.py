@@ -104,11 +104,12 @@ def test_schemas_text_event_is_frozen() -> None:
 
 
 def test_schemas_committed_clickhouse_ddl_matches_the_migrations() -> None:
-    from lumina.store.migrate import migration_files
+    from lumina.store.migrate import DEFAULT_EMBEDDING_DIM, migration_files, render
 
     for _, name, sql in migration_files():
         committed = REPO / "schemas" / "clickhouse" / name
-        assert committed.exists() and committed.read_text(encoding="utf-8") == sql, (
+        expected = render(sql, DEFAULT_EMBEDDING_DIM)
+        assert committed.exists() and committed.read_text(encoding="utf-8") == expected, (
             f"{committed} is stale: run `lumina schemas export`"
         )
 

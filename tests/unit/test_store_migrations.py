@@ -1,4 +1,4 @@
-"""Migrations on real chDB: idempotent, upgrade a store that holds units, export as plain SQL."""
+"""Migrations on real chDB: idempotent, upgrading a store that holds units, one dimension."""
 
 from __future__ import annotations
 
@@ -15,12 +15,9 @@ from lumina.store.migrate import (
     DEFAULT_EMBEDDING_DIM,
     LEDGER_DDL,
     _statements,
-    export_ddl,
     migration_files,
     render,
 )
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_migrations_rerun_as_a_no_op_and_create_every_table_and_view(tmp_path: Path) -> None:
@@ -81,14 +78,6 @@ def test_a_store_refuses_vectors_of_another_dimension(tmp_path: Path) -> None:
     open_store(dsn, embedding_dim=256).close()
     with pytest.raises(ConfigError, match=r"256-dimension vectors.*makes 384"):
         open_store(dsn, embedding_dim=384)
-
-
-def test_the_committed_plain_sql_is_what_the_migrations_export(tmp_path: Path) -> None:
-    written = export_ddl(tmp_path)
-    assert [p.name for p in written] == [name for _, name, _ in migration_files()]
-    for path in written:
-        committed = REPO / "schemas" / "clickhouse" / path.name
-        assert committed.read_text() == path.read_text(), "re-run `lumina schemas export`"
 
 
 def test_render_fills_the_vector_dimension() -> None:

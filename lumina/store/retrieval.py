@@ -1,0 +1,230 @@
+"""The SQL of retrieval: candidates by embedding (HNSW), by words (BM25) and by shape, and the
+latest version of the units they name. Ranking and fusion live in `lumina.store.search`.
+
+Every query takes the scope as a bound parameter and filters on it first: the scope is the
+leading key of `memory_units`, so ClickHouse reads only that scope's granules, and no value
+of it can widen a query to another scope.
+
+Candidate queries read without FINAL, because the vector and text indexes serve only plain
+reads; a unit with several versions not merged yet can show up more than once, so
+candidates are deduplicated by id here and their fields are then read with FINAL.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lumina.store.client import MemoryStore
+
+# BM25 as Robertson and Spärck Jones weight it, with the usual k1 and b.
+BM25_K1 = 1.2
+BM25_B = 0.75
+# A word in more than this share of a scope's units says little about any of them, and
+# matching it would make every unit a lexical candidate: BM25 leaves it out.
+MAX_TERM_SHARE = 0.25
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Narrowing within a scope: event time in [since, until), author, session."""
+
+    since_ms: int | None = None
+    until_ms: int | None = None
+    author: str | None = None
+    session: str | None = None
+
+    def where(self) -> tuple[str, dict[str, Any]]:
+        """An SQL condition (starting with AND, or empty) and its parameters."""
+        parts: list[str] = []
+        params: dict[str, Any] = {}
+        if self.since_ms is not None:
+            parts.append("event_time >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')")
+            params["since"] = self.since_ms
+        if self.until_ms is not None:
+            parts.append("event_time < fromUnixTimestamp64Milli({until:Int64}, 'UTC')")
+            params["until"] = self.until_ms
+        if self.author is not None:
+            parts.append("author = {author:String}")
+            params["author"] = self.author
+        if self.session is not None:
+            parts.append("session = {session:String}")
+            params["session"] = self.session
+        return "".join(f" AND {p}" for p in parts), params
+
+
+@dataclass(frozen=True)
+class StoredHit:
+    """What a result shows of a unit: its latest version, with its strength now."""
+
+    id: str
+    text: str
+    who: str | None
+    what: str | None
+    when: str | None
+    where: str | None
+    author: str | None
+    session: str | None
+    salience: float
+    event_ms: int
+    access_count: int
+    strength: float
+
+
+def dense_candidates(
+    store: MemoryStore,
+    scope: str,
+    vector: Sequence[float],
+    n: int,
+    filters: Filters,
+    *,
+    embed_version: str,
+) -> list[tuple[str, float]]:
+    """Up to `n` (id, cosine) of the scope nearest `vector`, nearest first, via HNSW."""
+    condition, params = filters.where()
+    rows = store.query_rows(
+        "SELECT id, cosineDistance(embedding, {q:Array(Float32)}) AS distance "
+        "FROM memory_units WHERE scope = {scope:String} "
+        f"AND stages['embed'] = {{embed:String}}{condition} "
+        "ORDER BY distance LIMIT {n:UInt32}",
+        # Versions of a unit not merged yet take extra rows: ask for a few more.
+        {
+            **params,
+            "q": list(map(float, vector)),
+            "scope": scope,
+            "embed": embed_version,
+            "n": 2 * n,
+        },
+    )
+    seen: dict[str, float] = {}
+    for unit_id, distance in rows:
+        seen.setdefault(str(unit_id), 1.0 - float(distance))
+    return list(seen.items())[:n]
+
+
+def corpus_stats(store: MemoryStore, scope: str) -> tuple[int, float]:
+    """(units, mean words per unit) of a scope; distinct ids, so re-delivery changes neither."""
+    rows = store.query_rows(
+        "SELECT uniqExact(id), avg(term_count) FROM memory_units WHERE scope = {scope:String}",
+        {"scope": scope},
+    )
+    units, mean = rows[0]
+    return int(units), float(mean) if units else 0.0
+
+
+def idf_weights(store: MemoryStore, scope: str, text: str, units: int) -> dict[str, float]:
+    """BM25 idf of each word of `text` that the scope holds, split as the index splits it."""
+    rows = store.query_rows(
+        "WITH arrayDistinct(splitByNonAlpha(lower({text:String}))) AS q "
+        "SELECT term, uniqExact(id) FROM memory_units "
+        "ARRAY JOIN arrayIntersect(arrayDistinct(terms), q) AS term "
+        "WHERE scope = {scope:String} AND hasAnyTokens(text, q) GROUP BY term",
+        {"text": text, "scope": scope},
+    )
+    weights = {}
+    for term, df in rows:
+        if df <= MAX_TERM_SHARE * units or units < 8:
+            weights[str(term)] = math.log(1.0 + (units - df + 0.5) / (df + 0.5))
+    return weights
+
+
+def lexical_candidates(
+    store: MemoryStore, scope: str, text: str, n: int, filters: Filters
+) -> list[tuple[str, float]]:
+    """Up to `n` (id, BM25) of the scope for the words of `text`, best first."""
+    units, mean_len = corpus_stats(store, scope)
+    idf = idf_weights(store, scope, text, units)
+    if not idf:
+        return []
+    condition, params = filters.where()
+    rows = store.query_rows(
+        "SELECT id, arraySum(arrayMap((t, w) -> w * countEqual(terms, t) * {k1p:Float64} "
+        "/ (countEqual(terms, t) + {k1:Float64} * (1 - {b:Float64} + {b:Float64} * term_count "
+        "/ {mean:Float64})), {terms:Array(String)}, {idf:Array(Float64)})) AS score "
+        "FROM memory_units WHERE scope = {scope:String} "
+        f"AND hasAnyTokens(text, {{terms:Array(String)}}){condition} "
+        "ORDER BY score DESC, id LIMIT 1 BY id LIMIT {n:UInt32}",
+        {
+            **params,
+            "terms": list(idf),
+            "idf": list(idf.values()),
+            "k1": BM25_K1,
+            "k1p": BM25_K1 + 1,
+            "b": BM25_B,
+            "mean": max(mean_len, 1.0),
+            "scope": scope,
+            "n": n,
+        },
+    )
+    return [(str(unit_id), float(score)) for unit_id, score in rows]
+
+
+def shape_candidates(
+    store: MemoryStore, scope: str, probe: Sequence[float], n: int, filters: Filters
+) -> list[tuple[str, float]]:
+    """Up to `n` (id, cosine) of the scope whose shapes best match a role probe.
+
+    Exact: a scan of the scope's shapes (no index on shapes; a scope of 100,000 units is
+    about 0.4 GB of them)."""
+    condition, params = filters.where()
+    rows = store.query_rows(
+        "SELECT id, 1 - cosineDistance(shape, {q:Array(Float32)}) AS score "
+        f"FROM memory_units FINAL WHERE scope = {{scope:String}}{condition} "
+        "ORDER BY score DESC, id LIMIT {n:UInt32}",
+        {**params, "q": list(map(float, probe)), "scope": scope, "n": n},
+    )
+    return [(str(unit_id), float(score)) for unit_id, score in rows]
+
+
+def stored_hits(store: MemoryStore, scope: str, ids: Sequence[str]) -> dict[str, StoredHit]:
+    """The latest version of each of `ids` in `scope`, with its strength now computed in SQL
+    by the same formula as the `unit_strength` view."""
+    if not ids:
+        return {}
+    rows = store.query_rows(
+        "SELECT id, text, role_who, role_what, role_when, role_where, author, session, "
+        "salience, toUnixTimestamp64Milli(event_time), access_count, "
+        "greatest(decay_floor, exp2(-greatest(dateDiff('millisecond', last_access, now64(3)), 0)"
+        " / 1000 / half_life_s)) "
+        "FROM memory_units FINAL WHERE scope = {scope:String} AND id IN {ids:Array(String)}",
+        {"scope": scope, "ids": list(ids)},
+    )
+    return {
+        str(r[0]): StoredHit(
+            id=str(r[0]),
+            text=str(r[1]),
+            who=r[2],
+            what=r[3],
+            when=r[4],
+            where=r[5],
+            author=r[6],
+            session=r[7],
+            salience=float(r[8]),
+            event_ms=int(r[9]),
+            access_count=int(r[10]),
+            strength=float(r[11]),
+        )
+        for r in rows
+    }
+
+
+def role_fillers(store: MemoryStore, scope: str, role: str) -> list[str]:
+    """Every filler a role has in a scope: the clean-up vocabulary for unbinding it."""
+    column = f"role_{role}"  # `role` is checked against ROLES by the caller
+    rows = store.query_rows(
+        f"SELECT DISTINCT {column} FROM memory_units "
+        f"WHERE scope = {{scope:String}} AND {column} IS NOT NULL",
+        {"scope": scope},
+    )
+    return sorted(str(r[0]) for r in rows)
+
+
+def unit_shape(store: MemoryStore, scope: str, unit_id: str) -> list[float] | None:
+    """The shape of a unit of `scope`, or None if the scope has no such unit."""
+    rows = store.query_rows(
+        "SELECT shape FROM memory_units WHERE scope = {scope:String} AND id = {id:String} LIMIT 1",
+        {"scope": scope, "id": unit_id},
+    )
+    return list(rows[0][0]) if rows else None
