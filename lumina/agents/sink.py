@@ -1,4 +1,5 @@
-"""Sink agents: units and dead letters from their topics into the store, in batches."""
+"""Sink agents: units, dead letters and the stream memory's records from their topics into
+the store, in batches, each batch written before its offsets are committed."""
 
 from __future__ import annotations
 
@@ -6,59 +7,100 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from functools import partial
+from typing import Annotated, Any, TypeVar
 
 import faust
-from pydantic import ValidationError
+import pyarrow as pa
+from pydantic import Field, TypeAdapter, ValidationError
 
 from lumina.config import Settings
 from lumina.errors import ReasonCode
 from lumina.schemas import DeadLetter, MemoryUnit
+from lumina.schemas.state import ActivityWindow, Consolidation, EntityActivation, TimelineChange
 from lumina.store import MemoryStore
+from lumina.store.memory_rows import (
+    activation_table,
+    consolidation_table,
+    timeline_table,
+    window_table,
+)
 from lumina.streams.topics import Topics
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Table = tuple[str, pa.Table]  # a store table's name and rows for it
 
 MAX_BACKOFF_S = 30.0
 
 
-async def write_until_stored(
-    write: Callable[[Sequence[T]], int], rows: Sequence[T], what: str
-) -> None:
+async def write_until_stored(write: Callable[[], object], rows: int, what: str) -> None:
     """Retry a failed write with backoff until it succeeds: the batch's offsets are not
-    committed until then, so a store outage slows the stream instead of losing data."""
+    committed until then, and the agent reads nothing more meanwhile, so a store outage
+    slows the stream (the consumer pauses once its buffer fills) instead of losing data."""
     delay = 0.5
     while True:
         try:
-            await asyncio.to_thread(write, rows)
+            await asyncio.to_thread(write)
             return
         except Exception as exc:  # any store failure: keep the batch and try again
-            log.warning("writing %d %s failed (%s); retrying in %.1fs", len(rows), what, exc, delay)
+            log.warning("writing %d %s failed (%s); retrying in %.1fs", rows, what, exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF_S)
 
 
-def parse_units(
-    raws: Sequence[tuple[bytes, bytes | None]], now_ms: int
-) -> tuple[list[MemoryUnit], list[DeadLetter]]:
-    """Units from their JSON; anything else on the units topic becomes a dead letter."""
-    units, rejects = [], []
+def parse_records(
+    raws: Sequence[tuple[bytes, bytes | None]],
+    parse: Callable[[bytes], T],
+    what: str,
+    now_ms: int,
+) -> tuple[list[T], list[DeadLetter]]:
+    """Records from their JSON; anything else on a Lumina topic becomes a dead letter."""
+    records, rejects = [], []
     for raw, key in raws:
         try:
-            units.append(MemoryUnit.model_validate_json(raw))
+            records.append(parse(raw))
         except ValidationError as exc:
-            # Something other than Lumina wrote to the units topic: keep its bytes.
+            # Something other than Lumina wrote to the topic: keep its bytes.
             rejects.append(
                 DeadLetter.from_raw(
                     raw,
                     reason=ReasonCode.SCHEMA_VIOLATION,
                     time_ms=now_ms,
-                    message=f"not a MemoryUnit: {exc.errors()[0]['msg']}",
+                    message=f"not a {what}: {exc.errors()[0]['msg']}",
                     key=key,
                 )
             )
-    return units, rejects
+    return records, rejects
+
+
+def parse_units(
+    raws: Sequence[tuple[bytes, bytes | None]], now_ms: int
+) -> tuple[list[MemoryUnit], list[DeadLetter]]:
+    return parse_records(raws, MemoryUnit.model_validate_json, "MemoryUnit", now_ms)
+
+
+ActivationRecord = Annotated[EntityActivation | ActivityWindow, Field(discriminator="kind")]
+_ACTIVATION = TypeAdapter(ActivationRecord)
+_CONSOLIDATION = TypeAdapter(Consolidation)
+_TIMELINE = TypeAdapter(TimelineChange)
+
+
+def activation_tables(records: Sequence[EntityActivation | ActivityWindow]) -> list[Table]:
+    entities = [r for r in records if isinstance(r, EntityActivation)]
+    windows = [r for r in records if isinstance(r, ActivityWindow)]
+    return [
+        ("entity_activations", activation_table(entities)),
+        ("activity_windows", window_table(windows)),
+    ]
+
+
+def consolidation_tables(records: Sequence[Consolidation]) -> list[Table]:
+    return [("consolidations", consolidation_table(records))]
+
+
+def timeline_tables(records: Sequence[TimelineChange]) -> list[Table]:
+    return [("role_timelines", timeline_table(records))]
 
 
 def attach_sink_agents(
@@ -77,9 +119,35 @@ def attach_sink_agents(
             # insert, so the event loop keeps serving the other agents meanwhile.
             raws = [(event.message.value or b"", event.message.key) for event in events]
             units, rejects = await asyncio.to_thread(parse_units, raws, clock())
-            await write_until_stored(store.insert_units, units, "units")
+            await write_until_stored(partial(store.insert_units, units), len(units), "units")
             for letter in rejects:
                 await topics.dead_letter.send(value=letter.model_dump_json().encode())
+
+    def memory_sink(
+        topic: faust.TopicT, adapter: TypeAdapter[Any], tables: Callable[[Any], list[Table]]
+    ) -> Any:
+        """An agent storing one of the stream memory's record topics, batch by batch."""
+        what = topic.get_topic_name()
+
+        @app.agent(topic, name=f"lumina.sink-{what.rsplit('.', 1)[-1]}")
+        async def sink(stream: faust.StreamT) -> None:
+            async for events in stream.take_events(  # type: ignore[attr-defined]
+                settings.sink_batch_size, within=settings.sink_within_s
+            ):
+                raws = [(event.message.value or b"", event.message.key) for event in events]
+                records, rejects = parse_records(raws, adapter.validate_json, what, clock())
+                for name, table in tables(records):
+                    await write_until_stored(
+                        partial(store.insert_table, name, table), table.num_rows, name
+                    )
+                for letter in rejects:
+                    await topics.dead_letter.send(value=letter.model_dump_json().encode())
+
+        return sink
+
+    memory_sink(topics.activations, _ACTIVATION, activation_tables)
+    memory_sink(topics.consolidations, _CONSOLIDATION, consolidation_tables)
+    memory_sink(topics.timelines, _TIMELINE, timeline_tables)
 
     @app.agent(topics.dead_letter, name="lumina.sink-dead-letters")
     async def sink_dead_letters(stream: faust.StreamT) -> None:
@@ -90,6 +158,8 @@ def attach_sink_agents(
                     letters.append(DeadLetter.model_validate_json(raw))
                 except ValidationError:
                     log.error("dropping a malformed dead letter of %d bytes", len(raw or b""))
-            await write_until_stored(store.insert_dead_letters, letters, "dead letters")
+            await write_until_stored(
+                partial(store.insert_dead_letters, letters), len(letters), "dead letters"
+            )
 
     return sink_units, sink_dead_letters

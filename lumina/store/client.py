@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import clickhouse_connect
+import pyarrow as pa
 from clickhouse_connect.driver.exceptions import ClickHouseError
 from pydantic import ValidationError
 
@@ -98,12 +99,28 @@ class MemoryStore:
 
     # -- writes ---------------------------------------------------------------------------
     def insert_units(self, units: Sequence[MemoryUnit]) -> int:
+        """Insert a batch as one part. Its HNSW graph is not built here but by the merge that
+        folds the part into a bigger one (or `MATERIALIZE INDEX`): a graph built at insert
+        is thrown away at that merge, and costs the sink most of its time (bench/store.py).
+        Search reads a part without a graph exactly, so a unit is found once inserted."""
         if not units:
             return 0
         table = unit_arrow_table(units)
         with self._lock:
-            self._client.insert_arrow("memory_units", table)
+            self._client.insert_arrow(
+                "memory_units",
+                table,
+                settings={"exclude_materialize_skip_indexes_on_insert": "embedding_hnsw"},
+            )
         return len(units)
+
+    def insert_table(self, name: str, table: pa.Table) -> int:
+        """Insert an Arrow table whose columns are named as `name`'s columns."""
+        if table.num_rows == 0:
+            return 0
+        with self._lock:
+            self._client.insert_arrow(name, table)
+        return int(table.num_rows)
 
     def insert_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
         if not letters:
