@@ -16,6 +16,7 @@ import importlib.util
 import os  # HF_HUB_OFFLINE is set by the package __init__: no hub at run time
 import shutil
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -104,6 +105,55 @@ def ensure_static_model(models_dir: Path) -> Path:
 
 
 STATIC_VERSION = "embed.static.v1"
+# Distinct space-separated words whose token ids are kept; ~5 MB at most, then started over.
+WORD_CACHE_SIZE = 65_536
+
+
+class _WordIds:
+    """Token ids of a static model's texts, tokenized one space-separated word at a time.
+
+    The BERT tokenizer normalizes character by character and always splits at a space, so
+    a text's ids are its words' ids laid end to end; each distinct word goes through the
+    tokenizer once, then is looked up. The model's limits are applied as `StaticModel.encode`
+    applies them (characters first, then tokens, then the unknown token is dropped), so the
+    ids, and the vectors, are the same as model2vec's (`test_embed_matches_model2vec`).
+    """
+
+    def __init__(self, model: StaticModel, capacity: int = WORD_CACHE_SIZE) -> None:
+        self._tokenizer = model.tokenizer
+        self._max_tokens: int | None = model.max_length
+        self._max_chars = (
+            None if model.max_length is None else model.max_length * model.median_token_length
+        )
+        self._unk: int | None = model.unk_token_id
+        self._capacity = capacity
+        self._known: dict[str, tuple[int, ...]] = {}
+
+    def __call__(self, texts: Sequence[str]) -> list[list[int]]:
+        words = [text[: self._max_chars].split(" ") for text in texts]
+        ids = self._lookup({w for text_words in words for w in text_words})
+        return [self._limit([i for w in text_words for i in ids[w]]) for text_words in words]
+
+    def _lookup(self, words: set[str]) -> dict[str, tuple[int, ...]]:
+        # A local map, so a clear by another thread (search shares the model) cannot bite.
+        known = self._known
+        found = {w: known[w] for w in words if w in known}
+        missing = [w for w in words if w not in found]
+        if missing:
+            encodings = self._tokenizer.encode_batch_fast(missing, add_special_tokens=False)
+            fresh = {w: tuple(e.ids) for w, e in zip(missing, encodings, strict=True)}
+            if len(known) + len(fresh) > self._capacity:
+                known.clear()
+            known.update(fresh)
+            found.update(fresh)
+        return found
+
+    def _limit(self, ids: list[int]) -> list[int]:
+        if self._max_tokens is not None and len(ids) > self._max_tokens:
+            ids = ids[: self._max_tokens]
+        if self._unk is not None and self._unk in ids:
+            ids = [i for i in ids if i != self._unk]
+        return ids
 
 
 class StaticEmbedder:
@@ -119,6 +169,15 @@ class StaticEmbedder:
         self.path = path
         self._model = StaticModel.from_pretrained(path, normalize=True)
         self.dim: int = int(self._model.dim)
+        self._table: np.ndarray = self._model.embedding
+        # The cached path reproduces model2vec's plain mean of float32 rows; a model with
+        # token weights, a vocabulary mapping or another dtype goes through model2vec.
+        plain = (
+            self._model.token_mapping is None
+            and self._model.weights is None
+            and self._table.dtype == np.float32
+        )
+        self._word_ids = _WordIds(self._model) if plain else None
 
     @classmethod
     def from_models_dir(cls, models_dir: Path) -> StaticEmbedder:
@@ -128,9 +187,29 @@ class StaticEmbedder:
         """(n, dim) float32, unit rows (a text with no known token gives a zero row)."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        # No worker processes: the caller (a stream worker) owns its process model.
-        vectors = self._model.encode(list(texts), use_multiprocessing=False, batch_size=1024)
+        if self._word_ids is None:
+            # No worker processes: the caller (a stream worker) owns its process model.
+            vectors = self._model.encode(list(texts), use_multiprocessing=False, batch_size=1024)
+        else:
+            vectors = self._mean_rows(self._word_ids(texts))
         return normalize(np.asarray(vectors, dtype=np.float32))
+
+    def _mean_rows(self, ids: list[list[int]]) -> np.ndarray:
+        """model2vec's encoding step: the mean of each text's token rows, L2-normalized.
+
+        Texts of equal token count are averaged as one (k, count, dim) array, as model2vec
+        does, so every float is summed in the same order and comes out the same.
+        """
+        out = np.zeros((len(ids), self.dim), dtype=np.float32)
+        by_count: defaultdict[int, list[int]] = defaultdict(list)
+        for i, text_ids in enumerate(ids):
+            if text_ids:
+                by_count[len(text_ids)].append(i)
+        for rows in by_count.values():
+            matrix = np.array([ids[i] for i in rows], dtype=np.int64)
+            out[rows] = self._table[matrix].mean(axis=1)
+        norm: np.ndarray = np.linalg.norm(out, axis=1, keepdims=True) + 1e-32
+        return out / norm
 
 
 class _Encodes(Protocol):

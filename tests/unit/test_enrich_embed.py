@@ -67,3 +67,28 @@ def test_embed_without_model_or_torch_asks_for_make_setup(
     with pytest.raises(ConfigError, match="make setup"):
         ensure_static_model(tmp_path)
     assert list(tmp_path.iterdir()) == []  # nothing half-written
+
+
+def test_embed_matches_model2vec(embedder: StaticEmbedder) -> None:
+    """The word-cached tokenization gives model2vec's own vectors, bit for bit."""
+    tricky = [
+        "",
+        "   ",
+        "Hello,  world!  Double  spaces and trailing ",
+        "tabs\tand\nnewlines\r\nmixed in",
+        "control\x1fchars\x00and\u200bzero width\ufeff",
+        "café naïve e\u0301 \u0301leading combining mark ÅNGSTRÖM",
+        "中文字符 mixed with English日本語",
+        "emoji 🎉🎉 and ™ symbols ½ ﬁ ligature",
+        "ΣΊΣΥΦΟΣ final sigma ΟΔΟΣ.",
+        "unknownwordxyzqqq " * 3 + "\U0001f9ff\U000e0041",
+        "a" * 250 + " " + "b" * 99,
+        " ".join(["word-piece tokenization overflows"] * 400),  # beyond 512 tokens
+        "hello " + ("x" * 150 + " ") * 21 + "world",  # "world" is past the character limit
+    ]
+    texts = [*tricky, *(f"note {i}: the deploy of build {i * 7} failed" for i in range(1500))]
+    reference = embedder._model.encode(texts, use_multiprocessing=False, batch_size=1024)
+    reference = np.asarray(reference, dtype=np.float32)
+    reference /= np.maximum(np.linalg.norm(reference, axis=-1, keepdims=True), 1e-12)
+    assert np.array_equal(embedder.encode(texts), reference)
+    assert np.array_equal(embedder.encode(texts[::-1]), reference[::-1])  # cached words now
