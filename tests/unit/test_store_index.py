@@ -1,0 +1,79 @@
+"""The HNSW graph is left to merges: a unit is found by dense search as soon as it is inserted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lumina.config import Settings
+from lumina.enrich import enrich
+from lumina.schemas import MemoryUnit, TextEvent
+from lumina.store import MemoryStore, open_store
+from lumina.store.retrieval import Filters, dense_candidates
+
+TEXTS = [
+    "I booked the flight to Munich for Tuesday morning.",
+    "The Berlin cluster latency report is ready.",
+    "I moved the staging database to Frankfurt because the hosts failed.",
+    "Dinner with the Globex team is at the harbour restaurant.",
+    "My sister adopted two cats from the shelter last weekend.",
+    "The quarterly budget review moved to Thursday afternoon.",
+]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[MemoryStore]:
+    store = open_store(f"chdb://{tmp_path / 'store'}")
+    yield store
+    store.close()
+
+
+def units(settings: Settings, texts: list[str], first: int) -> list[MemoryUnit]:
+    events = [
+        TextEvent(scope="idx", author="ann", text=t, ts=1_780_000_000_000 + first + i)
+        for i, t in enumerate(texts)
+    ]
+    return enrich(events, settings)
+
+
+def has_graph(part: Path) -> bool:
+    """A part's graph is a file of its own, or (when small) a member of the packed file."""
+    name = "skp_idx_embedding_hnsw.idx"
+    packed = part / "skp_idx.packed"
+    return (part / name).is_file() or (packed.is_file() and name.encode() in packed.read_bytes())
+
+
+def graph_by_part(store: MemoryStore) -> list[bool]:
+    """Whether each active part of memory_units holds an HNSW graph, oldest part first."""
+    rows = store.query_rows(
+        "SELECT path FROM system.parts WHERE database = currentDatabase() "
+        "AND table = 'memory_units' AND active ORDER BY min_block_number"
+    )
+    return [has_graph(Path(path)) for (path,) in rows]
+
+
+def test_fresh_units_are_found_before_their_graph_is_built(
+    store: MemoryStore, lumina_env: dict[str, str]
+) -> None:
+    settings = Settings()
+    old, fresh = units(settings, TEXTS[:3], 0), units(settings, TEXTS[3:], 10)
+    store.insert_units(old)
+    store.command(
+        "ALTER TABLE memory_units MATERIALIZE INDEX embedding_hnsw SETTINGS mutations_sync = 2"
+    )
+    store.insert_units(fresh)
+    # One part searched through its graph, one (just inserted) without a graph.
+    assert graph_by_part(store) == [True, False]
+    embed = fresh[0].stages["embed"]
+    for unit in old + fresh:
+        found = dense_candidates(
+            store, "idx", unit.embedding.tolist(), 1, Filters(), embed_version=embed
+        )
+        assert [unit_id for unit_id, _ in found] == [unit.id]
+        assert found[0][1] == pytest.approx(1.0, abs=1e-3)
+    everything = dense_candidates(
+        store, "idx", fresh[0].embedding.tolist(), 10, Filters(), embed_version=embed
+    )
+    assert {unit_id for unit_id, _ in everything} == {u.id for u in old + fresh}
