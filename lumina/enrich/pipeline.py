@@ -29,7 +29,7 @@ from lumina.schemas import (
     TextEvent,
     Timestamps,
 )
-from lumina.schemas.vectors import quantize
+from lumina.schemas.vectors import quantize, vector_rows
 
 from .affect import VaderAffect
 from .profiles import Encoder, attribution_stages, embed_stage, load_encoder
@@ -202,6 +202,10 @@ class Pipeline:
         self.dim = dim
         self.half_life_s = half_life_s
         self.decay_floor = decay_floor
+        # Every unit starts from the same decay state: validated once, shared (it is frozen).
+        self._decay = Decay(
+            half_life_s=half_life_s, floor=decay_floor, strength=1.0, access_count=0
+        )
         self.identity_key = identity_key
         self._clock: Clock = clock or wall_clock_ms
         self.versions: dict[str, str] = {s.name: s.version for s in self.stages}
@@ -258,10 +262,7 @@ class Pipeline:
         result = EnrichResult()
         for stage in self.stages:
             alive = self._run_stage(stage, batch, drafts, alive, result.failures)
-        embeddings, shapes = (
-            _quantized(drafts, alive, "embedding"),
-            _quantized(drafts, alive, "shape"),
-        )
+        embeddings, shapes = _vectors(drafts, alive, "embedding"), _vectors(drafts, alive, "shape")
         for position, i in enumerate(alive):
             draft = drafts[i]
             try:
@@ -341,13 +342,24 @@ class Pipeline:
         shape: np.ndarray | None,
         now_ms: int,
     ) -> MemoryUnit:
+        """The unit of one enriched draft.
+
+        Built with `model_construct`: every part is already validated (the event on arrival,
+        the nested models by the stages that made them, the vectors per batch by `_vectors`,
+        the decay state once), so validating the unit again only cost time. What no earlier
+        step checks, the salience range, is checked here. External input (a unit read back
+        from Kafka or the store) still goes through full validation.
+        """
         event = draft.event
         uid = placed.entry.unit_id
         if embedding is None or shape is None:
-            raise ValueError("a stage left the embedding or the shape unset")
+            raise ValueError("a stage left the embedding or the shape unset, or not finite")
         if len(shape) != self.dim:
             raise ValueError(f"shape has {len(shape)} dimensions, the pipeline {self.dim}")
-        return MemoryUnit(
+        salience = float(round(draft.salience, 4))  # a float, as validation would make it
+        if not 0.0 <= salience <= 1.0:
+            raise ValueError(f"salience {salience} is outside [0, 1]")
+        return MemoryUnit.model_construct(
             id=uid,
             content_hash=content_hash(draft.text),
             provenance=Provenance(
@@ -365,32 +377,39 @@ class Pipeline:
             timestamps=Timestamps(
                 event_ms=draft.event_ms, ingest_ms=now_ms, last_access_ms=draft.event_ms
             ),
-            salience=round(draft.salience, 4),
-            attribution=draft.attribution,
+            salience=salience,
+            # Copies, as validation made them: the unit must not share a draft's containers.
+            attribution=list(draft.attribution),
             roles=draft.roles,
-            entities=draft.entities,
+            entities=list(draft.entities),
             affect=draft.affect,
             embedding=embedding,
-            shape=Shape(dim=self.dim, weights=draft.shape_weights, vector=shape),
-            decay=Decay(
-                half_life_s=self.half_life_s, floor=self.decay_floor, strength=1.0, access_count=0
+            shape=Shape.model_construct(
+                dim=self.dim, weights=dict(draft.shape_weights), vector=shape
             ),
+            decay=self._decay,
             stages=dict(self.versions),
         )
 
 
-def _quantized(drafts: Sequence[Draft], alive: Sequence[int], name: str) -> list[np.ndarray | None]:
-    """One draft vector field of the batch, quantized in one call; None where it is unset.
+def _vectors(drafts: Sequence[Draft], alive: Sequence[int], name: str) -> list[np.ndarray | None]:
+    """One draft vector field of the batch, quantized and checked as a unit's Vector field.
 
-    Rounding the batch as one matrix is several times cheaper than row by row. A draft whose
-    vector is missing or of another length than the rest (a misbehaving stage) is left for
-    `_assemble` to reject, so only that event fails.
+    Rounding and checking the batch as one matrix is several times cheaper than row by row.
+    A draft whose vector is missing, not one-dimensional, of another length than the rest or
+    not finite (a misbehaving stage) gets None, for `_assemble` to reject: only it fails.
     """
-    vectors: list[np.ndarray | None] = [getattr(drafts[i], name) for i in alive]
-    sizes = {v.shape for v in vectors if v is not None}
-    if len(sizes) == 1 and all(v is not None for v in vectors):
-        return list(quantize(np.stack(vectors)))  # type: ignore[arg-type]
-    return [None if v is None else quantize(v) for v in vectors]
+    vectors = [getattr(drafts[i], name) for i in alive]
+    whole = all(v is not None and np.ndim(v) == 1 for v in vectors)
+    if whole and len({np.shape(v) for v in vectors}) == 1:
+        return vector_rows(quantize(np.stack(vectors)))
+    return [_one_vector(v) for v in vectors]
+
+
+def _one_vector(vector: np.ndarray | None) -> np.ndarray | None:
+    if vector is None or np.ndim(vector) != 1:
+        return None
+    return vector_rows(quantize(vector)[None, :])[0]
 
 
 def _event_ms(incoming: Incoming, now_ms: int) -> int:

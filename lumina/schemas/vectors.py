@@ -20,7 +20,7 @@ from typing import Annotated, Any
 import numpy as np
 from pydantic import PlainSerializer, PlainValidator, WithJsonSchema
 
-__all__ = ["VECTOR_DECIMALS", "Vector", "quantize", "same_values"]
+__all__ = ["VECTOR_DECIMALS", "Vector", "quantize", "same_values", "vector_rows"]
 
 VECTOR_DECIMALS = 6
 
@@ -41,6 +41,27 @@ def _as_vector(value: Any) -> np.ndarray:
         raise ValueError("a vector's values must be finite")
     array.flags.writeable = False
     return array
+
+
+def vector_rows(matrix: np.ndarray) -> list[np.ndarray | None]:
+    """The rows of an (n, d) matrix as a Vector field holds them, checked once per matrix.
+
+    Each row comes back as `_as_vector` would store it (a read-only float32 copy, so a unit
+    never pins its whole batch in memory), or None where the row has a non-finite value.
+    For producers that build many units at once; one vectorized check instead of n.
+    """
+    matrix = np.asarray(matrix, dtype=np.float32)
+    if matrix.ndim != 2:
+        raise ValueError(f"expected an (n, d) matrix, got shape {matrix.shape}")
+    rows: list[np.ndarray | None] = []
+    for row, finite in zip(matrix, np.isfinite(matrix).all(axis=1).tolist(), strict=True):
+        if finite:
+            row = row.copy()
+            row.flags.writeable = False
+            rows.append(row)
+        else:
+            rows.append(None)
+    return rows
 
 
 def _to_json(vector: np.ndarray) -> list[float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lumina.config import Settings
@@ -36,6 +37,25 @@ class Poison(Stage):
         for draft in drafts:
             if "POISON" in draft.text:
                 raise RuntimeError("cannot digest this")
+        return drafts
+
+
+class Spoil(Stage):
+    """Leaves a broken embedding (NaN, or 2-D) or salience on texts that ask for one."""
+
+    name = "spoil"
+    version = "spoil.test.v1"
+    requires = ("embedding", "salience")
+    assigns = ()
+
+    def __call__(self, drafts: list[Draft]) -> list[Draft]:
+        for draft in drafts:
+            if "NAN" in draft.text and draft.embedding is not None:
+                draft.embedding = np.full_like(draft.embedding, np.nan)
+            elif "FLAT" in draft.text and draft.embedding is not None:
+                draft.embedding = draft.embedding[None, :]
+            elif "LOUD" in draft.text:
+                draft.salience = 1.5
         return drafts
 
 
@@ -291,3 +311,22 @@ def test_pipeline_text_without_words_is_a_unit_not_a_stage_error(
     assert not result.failures, result.failures
     (unit,) = result.units
     assert unit.text == text and unit.roles.who == "Ann" and unit.salience == 0.0
+
+
+def test_pipeline_unit_a_stage_spoiled_fails_alone_at_assembly(embedder: StaticEmbedder) -> None:
+    pipeline = Pipeline(
+        [*_stages(embedder), Spoil()], dim=DIM, half_life_s=3600.0, decay_floor=0.05
+    )
+    texts = ["fine one", "NAN vector", "fine two", "FLAT vector", "LOUD text", "fine three"]
+    result = _run(pipeline, *(_event(t, ts=NOW_MS + i) for i, t in enumerate(texts)))
+    assert [u.text for u in result.units] == ["fine one", "fine two", "fine three"]
+    assert [f.incoming.event.text for f in result.failures] == [
+        "NAN vector",
+        "FLAT vector",
+        "LOUD text",
+    ]
+    assert {f.stage for f in result.failures} == {"assemble"}
+    assert "outside [0, 1]" in result.failures[-1].message
+    for unit in result.units:  # the units still hold what validation would have made
+        assert MemoryUnit.model_validate_json(unit.to_json()) == unit
+        assert not unit.embedding.flags.writeable and unit.embedding.base is None

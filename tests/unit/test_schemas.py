@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from lumina.errors import InvalidEvent, ReasonCode
 from lumina.schemas import DeadLetter, Shape, TextEvent, decode_event
 from lumina.schemas.export import render_schemas
-from lumina.schemas.vectors import VECTOR_DECIMALS, quantize
+from lumina.schemas.vectors import VECTOR_DECIMALS, quantize, vector_rows
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -125,6 +125,18 @@ def test_schemas_quantized_vector_survives_json_bit_for_bit() -> None:
     assert again == shape
     assert again.vector.dtype == np.float32
     assert np.array_equal(again.vector, values)
+
+
+def test_schemas_vector_rows_hold_what_the_validator_would() -> None:
+    matrix = np.arange(12, dtype=np.float64).reshape(3, 4) / 7.0
+    matrix[1, 2] = np.inf
+    first, broken, last = vector_rows(matrix)
+    assert broken is None
+    for row, source in ((first, matrix[0]), (last, matrix[2])):
+        assert row is not None
+        expected = Shape(dim=4, weights={}, vector=source).vector
+        assert row.dtype == expected.dtype and np.array_equal(row, expected)
+        assert not row.flags.writeable and row.base is None  # owned, not a view of the batch
 
 
 def test_schemas_vector_is_read_only_and_owned_by_the_unit() -> None:
