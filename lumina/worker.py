@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import faust
@@ -59,12 +60,21 @@ def reset_local_state(settings: Settings) -> None:
     shutil.rmtree(settings.home / "worker" / settings.group_id, ignore_errors=True)
 
 
-def run_worker(settings: Settings, brokers: str) -> int:
-    """Run in the foreground until SIGINT/SIGTERM. Returns the exit code."""
+def run_worker(
+    settings: Settings,
+    brokers: str,
+    extend: Callable[[faust.App, MemoryStore], None] | None = None,
+) -> int:
+    """Run in the foreground until SIGINT/SIGTERM. Returns the exit code.
+
+    `extend` adds agents or tasks of the caller's to the app before it starts (the store
+    outage test uses it to take the store away under a running worker)."""
     ensure_topics(brokers, settings)
     embedder = load_encoder(settings)
     store = open_store(settings.store_dsn, embedding_dim=embedder.dim)
     app = build_worker(settings, brokers, store, embedder)
+    if extend is not None:
+        extend(app, store)
     api_url = f"http://{settings.api_host}:{settings.api_port}"
     run_file: Path = WorkerHandle(os.getpid(), api_url, settings.store_dsn).write(settings.run_dir)
     worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True)

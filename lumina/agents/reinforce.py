@@ -16,11 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import faust
 from pydantic import ValidationError
 
+from lumina.agents.retry import until_stored
 from lumina.config import Settings
 from lumina.schemas import MemoryUnit
 from lumina.schemas.state import AccessEvent
@@ -36,16 +38,21 @@ MISSING_ATTEMPTS = 10
 
 
 async def fetch_units(
-    store: MemoryStore, wanted: set[tuple[str, str]], wait_s: float
+    store: MemoryStore,
+    wanted: set[tuple[str, str]],
+    wait_s: float,
 ) -> dict[tuple[str, str], MemoryUnit]:
-    """The stored units among `wanted` (scope, id), waiting a little for missing ones."""
+    """The stored units among `wanted` (scope, id), waiting a little for missing ones, and
+    as long as it takes for a store that does not answer."""
     found: dict[tuple[str, str], MemoryUnit] = {}
     for attempt in range(MISSING_ATTEMPTS):
         by_scope: dict[str, list[str]] = {}
         for scope, uid in sorted(wanted - found.keys()):
             by_scope.setdefault(scope, []).append(uid)
         for scope, ids in by_scope.items():
-            units = await asyncio.to_thread(store.units_by_id, scope, ids)
+            units = await until_stored(
+                partial(store.units_by_id, scope, ids), len(ids), "unit lookups"
+            )
             found.update({(scope, uid): unit for uid, unit in units.items()})
         if found.keys() >= wanted or attempt == MISSING_ATTEMPTS - 1:
             break

@@ -14,6 +14,7 @@ import faust
 import pyarrow as pa
 from pydantic import Field, TypeAdapter, ValidationError
 
+from lumina.agents.retry import until_stored
 from lumina.config import Settings
 from lumina.errors import ReasonCode
 from lumina.schemas import DeadLetter, MemoryUnit
@@ -30,23 +31,6 @@ from lumina.streams.topics import Topics
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Table = tuple[str, pa.Table]  # a store table's name and rows for it
-
-MAX_BACKOFF_S = 30.0
-
-
-async def write_until_stored(write: Callable[[], object], rows: int, what: str) -> None:
-    """Retry a failed write with backoff until it succeeds: the batch's offsets are not
-    committed until then, and the agent reads nothing more meanwhile, so a store outage
-    slows the stream (the consumer pauses once its buffer fills) instead of losing data."""
-    delay = 0.5
-    while True:
-        try:
-            await asyncio.to_thread(write)
-            return
-        except Exception as exc:  # any store failure: keep the batch and try again
-            log.warning("writing %d %s failed (%s); retrying in %.1fs", rows, what, exc, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, MAX_BACKOFF_S)
 
 
 def parse_records(
@@ -119,7 +103,7 @@ def attach_sink_agents(
             # insert, so the event loop keeps serving the other agents meanwhile.
             raws = [(event.message.value or b"", event.message.key) for event in events]
             units, rejects = await asyncio.to_thread(parse_units, raws, clock())
-            await write_until_stored(partial(store.insert_units, units), len(units), "units")
+            await until_stored(partial(store.insert_units, units), len(units), "units")
             for letter in rejects:
                 await topics.dead_letter.send(value=letter.model_dump_json().encode())
 
@@ -137,7 +121,7 @@ def attach_sink_agents(
                 raws = [(event.message.value or b"", event.message.key) for event in events]
                 records, rejects = parse_records(raws, adapter.validate_json, what, clock())
                 for name, table in tables(records):
-                    await write_until_stored(
+                    await until_stored(
                         partial(store.insert_table, name, table), table.num_rows, name
                     )
                 for letter in rejects:
@@ -151,14 +135,17 @@ def attach_sink_agents(
 
     @app.agent(topics.dead_letter, name="lumina.sink-dead-letters")
     async def sink_dead_letters(stream: faust.StreamT) -> None:
-        async for values in stream.take(settings.sink_batch_size, within=settings.sink_within_s):
+        async for events in stream.take_events(  # type: ignore[attr-defined]
+            settings.sink_batch_size, within=settings.sink_within_s
+        ):
             letters = []
-            for raw in values:
+            for event in events:
+                raw = event.message.value or b""
                 try:
                     letters.append(DeadLetter.model_validate_json(raw))
                 except ValidationError:
-                    log.error("dropping a malformed dead letter of %d bytes", len(raw or b""))
-            await write_until_stored(
+                    log.error("dropping a malformed dead letter of %d bytes", len(raw))
+            await until_stored(
                 partial(store.insert_dead_letters, letters), len(letters), "dead letters"
             )
 

@@ -51,6 +51,7 @@ class WorkerProcess:
     api: WorkerClient
     proc: subprocess.Popen[bytes] | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    command: list[str] = field(default_factory=lambda: [sys.executable, "-m", "lumina", "worker"])
 
     @property
     def log(self) -> Path:
@@ -71,9 +72,7 @@ class WorkerProcess:
     def start(self, timeout: float = 90) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "lumina", "worker"], env=self.env, stdout=log, stderr=log
-            )
+            self.proc = subprocess.Popen(self.command, env=self.env, stdout=log, stderr=log)
         self.wait_until(lambda: self.api.stats() is not None, timeout, "worker API")
 
     def stop(self) -> None:

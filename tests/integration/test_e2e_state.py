@@ -113,6 +113,28 @@ def test_e2e_state_duplicate_is_consolidated_and_reinforces_the_kept_unit(
     assert [c.value for c in where] == ["Porto", "Lisbon"]
     assert where[1].previous_value == "Porto" and where[1].previous_valid_to_ms == T0 + HOUR_MS
 
+    # The store holds the same memory, one SQL query away.
+    def rows(query: str) -> list[list[object]]:
+        return list(worker.api.sql(query)["rows"])
+
+    worker.wait_until(
+        lambda: (
+            rows(
+                "SELECT value, valid_to IS NULL FROM role_intervals "
+                f"WHERE scope = '{SCOPE}' AND role = 'where' ORDER BY valid_from"
+            )
+            == [["Porto", 0], ["Lisbon", 1]]
+        ),
+        60,
+        "role intervals in the store",
+    )
+    assert rows("SELECT kind, kept_id, duplicates FROM consolidations FINAL") == [
+        ["exact", record.kept_id, 1]
+    ]
+    assert rows(
+        f"SELECT mentions FROM active_entities WHERE scope = '{SCOPE}' AND entity = 'porto'"
+    ) == [[1]]
+
 
 def test_e2e_state_search_hits_are_reinforced(kafka_worker: WorkerProcess) -> None:
     worker = kafka_worker
@@ -132,6 +154,20 @@ def test_e2e_state_search_hits_are_reinforced(kafka_worker: WorkerProcess) -> No
         ),
         60,
         "the search hit's reinforced version",
+    )
+    # Recall is retrieval too: read a role back out of the stored shape, recall by it.
+    (when, *_) = worker.api.unbind(hit["id"], "when", SCOPE)
+    (recalled,) = worker.api.recall({"when": when["filler"]}, SCOPE, k=1)
+    assert recalled["id"] == hit["id"]
+    worker.wait_until(
+        lambda: (
+            worker.api.sql(f"SELECT access_count FROM memory_units FINAL WHERE id = '{hit['id']}'")[
+                "rows"
+            ]
+            == [[2]]
+        ),
+        60,
+        "the recalled unit reinforced again",
     )
 
 
