@@ -6,9 +6,10 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field
 
 from lumina.schemas.dead_letter import KafkaOrigin
-from lumina.schemas.vectors import Vector, same_values
+from lumina.schemas.vectors import Vector, same_values, vector_json
 
-SCHEMA_VERSION = 2
+# 3: vectors in JSON as base64 float32 (lists of numbers are still read).
+SCHEMA_VERSION = 3
 
 
 class _Frozen(BaseModel):
@@ -128,10 +129,10 @@ class MemoryUnit(_WithVectors):
         return self.provenance.scope
 
     def to_json(self) -> bytes:
-        """The unit's JSON, as `model_dump_json` gives it, about twice as fast.
-
-        orjson writes the float32 vectors straight from their arrays; a quantized float32
-        prints as its decimals, so the numbers are the same as pydantic's. The hot path of
-        the enrich agent and `lumina enrich`.
-        """
-        return orjson.dumps(self.model_dump(), option=orjson.OPT_SERIALIZE_NUMPY)
+        """The unit's JSON, as `model_dump_json` gives it, about twice as fast: orjson over
+        the Python dump, with the two vectors put in as their base64. The hot path of the
+        enrich agent and `lumina enrich`."""
+        dump = self.model_dump()
+        dump["embedding"] = vector_json(self.embedding)
+        dump["shape"]["vector"] = vector_json(self.shape.vector)
+        return orjson.dumps(dump)

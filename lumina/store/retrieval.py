@@ -25,6 +25,13 @@ BM25_B = 0.75
 # A word in more than this share of a scope's units says little about any of them, and
 # matching it would make every unit a lexical candidate: BM25 leaves it out.
 MAX_TERM_SHARE = 0.25
+# Words of a query looked up at most (a pasted page is not a query).
+MAX_QUERY_TERMS = 32
+# Rows BM25 scores at most per query, about: candidates are the rows holding the query's
+# rarest words, taken rarest first until their postings add up to this (always at least the
+# rarest word's), and each is scored on all the query's words. A query of common words is
+# thus answered from its rarest one, not from a scan of most of the scope.
+MAX_SCORED_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -105,29 +112,60 @@ def dense_candidates(
 
 
 def corpus_stats(store: MemoryStore, scope: str) -> tuple[int, float]:
-    """(units, mean words per unit) of a scope; distinct ids, so re-delivery changes neither."""
+    """(rows, mean words per row) of a scope. Rows, not distinct ids: a version not merged
+    yet counts twice until its merge, which moves idf by a hair, where counting distinct
+    ids would read every id of the scope on every query."""
     rows = store.query_rows(
-        "SELECT uniqExact(id), avg(term_count) FROM memory_units WHERE scope = {scope:String}",
+        "SELECT count(), avg(term_count) FROM memory_units WHERE scope = {scope:String}",
         {"scope": scope},
     )
     units, mean = rows[0]
     return int(units), float(mean) if units else 0.0
 
 
-def idf_weights(store: MemoryStore, scope: str, text: str, units: int) -> dict[str, float]:
-    """BM25 idf of each word of `text` that the scope holds, split as the index splits it."""
+def query_terms(store: MemoryStore, text: str) -> list[str]:
+    """The distinct words of a query, split and lowercased by ClickHouse as the text index
+    splits and lowercases the stored text (Python's `lower` folds more than ASCII)."""
     rows = store.query_rows(
-        "WITH arrayDistinct(splitByNonAlpha(lower({text:String}))) AS q "
-        "SELECT term, uniqExact(id) FROM memory_units "
-        "ARRAY JOIN arrayIntersect(arrayDistinct(terms), q) AS term "
-        "WHERE scope = {scope:String} AND hasAnyTokens(text, q) GROUP BY term",
-        {"text": text, "scope": scope},
+        "SELECT arraySlice(arrayDistinct(splitByNonAlpha(lower({text:String}))), 1, {n:UInt32})",
+        {"text": text, "n": MAX_QUERY_TERMS},
     )
-    weights = {}
-    for term, df in rows:
-        if df <= MAX_TERM_SHARE * units or units < 8:
-            weights[str(term)] = math.log(1.0 + (units - df + 0.5) / (df + 0.5))
-    return weights
+    return [str(term) for term in rows[0][0]]
+
+
+def term_rows(store: MemoryStore, scope: str, terms: Sequence[str]) -> dict[str, int]:
+    """Rows of the scope holding each term (its document frequency), counted from the
+    text index's postings; terms the scope never uses are left out."""
+    if not terms:
+        return {}
+    sql = " UNION ALL ".join(
+        f"SELECT {i} AS i, count() AS n FROM memory_units "
+        f"WHERE scope = {{scope:String}} AND hasAnyTokens(text, [{{t{i}:String}}])"
+        for i in range(len(terms))
+    )
+    params: dict[str, Any] = {f"t{i}": term for i, term in enumerate(terms)}
+    rows = store.query_rows(sql, {**params, "scope": scope})
+    return {terms[int(i)]: int(n) for i, n in rows if int(n) > 0}
+
+
+def idf_weights(term_df: dict[str, int], units: int) -> dict[str, float]:
+    """BM25 idf of each term, leaving out those in more than MAX_TERM_SHARE of the units."""
+    return {
+        term: math.log(1.0 + (units - df + 0.5) / (df + 0.5))
+        for term, df in term_df.items()
+        if df <= MAX_TERM_SHARE * units or units < 8
+    }
+
+
+def candidate_terms(term_df: dict[str, int], weighted: Sequence[str]) -> list[str]:
+    """The rarest of the weighted terms whose postings add up to about MAX_SCORED_ROWS."""
+    chosen, rows = [], 0
+    for term in sorted(weighted, key=lambda t: (term_df[t], t)):
+        if chosen and rows + term_df[term] > MAX_SCORED_ROWS:
+            break
+        chosen.append(term)
+        rows += term_df[term]
+    return chosen
 
 
 def lexical_candidates(
@@ -135,7 +173,8 @@ def lexical_candidates(
 ) -> list[tuple[str, float]]:
     """Up to `n` (id, BM25) of the scope for the words of `text`, best first."""
     units, mean_len = corpus_stats(store, scope)
-    idf = idf_weights(store, scope, text, units)
+    term_df = term_rows(store, scope, query_terms(store, text))
+    idf = idf_weights(term_df, units)
     if not idf:
         return []
     condition, params = filters.where()
@@ -144,12 +183,13 @@ def lexical_candidates(
         "/ (countEqual(terms, t) + {k1:Float64} * (1 - {b:Float64} + {b:Float64} * term_count "
         "/ {mean:Float64})), {terms:Array(String)}, {idf:Array(Float64)})) AS score "
         "FROM memory_units WHERE scope = {scope:String} "
-        f"AND hasAnyTokens(text, {{terms:Array(String)}}){condition} "
+        f"AND hasAnyTokens(text, {{anchors:Array(String)}}){condition} "
         "ORDER BY score DESC, id LIMIT 1 BY id LIMIT {n:UInt32}",
         {
             **params,
             "terms": list(idf),
             "idf": list(idf.values()),
+            "anchors": candidate_terms(term_df, list(idf)),
             "k1": BM25_K1,
             "k1p": BM25_K1 + 1,
             "b": BM25_B,

@@ -14,7 +14,7 @@ from lumina.enrich.embed import StaticEmbedder
 from lumina.errors import QueryRefused
 from lumina.schemas import MemoryUnit, TextEvent
 from lumina.state.reinforcement import DecayState, reinforced_unit
-from lumina.store import MemoryStore, open_store
+from lumina.store import MemoryStore, open_store, retrieval
 from lumina.store.retrieval import Filters
 from lumina.store.search import MemorySearch, SearchWeights, fuse
 
@@ -189,3 +189,38 @@ def test_fuse_gives_one_to_a_unit_first_everywhere() -> None:
     fused = fuse([(1.0, ["a", "b"]), (1.0, ["a", "c"])], rrf_k=60)
     assert fused["a"] == (pytest.approx(1.0), [1, 1])
     assert fused["b"][1] == [2, None] and fused["b"][0] < fused["a"][0]
+
+
+def test_bm25_anchors_on_the_rarest_words_within_the_row_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Candidates come from the rarest words until their postings fill the budget; the
+    rarest word is always taken, however common."""
+    monkeypatch.setattr(retrieval, "MAX_SCORED_ROWS", 100)
+    df = {"the": 900, "contract": 60, "globex": 30, "munich": 50}
+    assert retrieval.candidate_terms(df, list(df)) == ["globex", "munich"]
+    assert retrieval.candidate_terms({"the": 900, "a": 950}, ["the", "a"]) == ["the"]
+
+
+def test_lexical_scores_anchored_rows_on_every_query_word(
+    store: MemoryStore, units: list[MemoryUnit], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With room for one word only, candidates hold the rarest word, and among them the
+    unit that also holds the other query words ranks first."""
+    store.insert_units(units)
+    monkeypatch.setattr(retrieval, "MAX_SCORED_ROWS", 1)
+    ranked = retrieval.lexical_candidates(
+        store, "team-a", "Carol Munich contract lawyers", 10, Filters()
+    )
+    assert [unit_id for unit_id, _ in ranked] == [units[6].id]  # "lawyers" is in one unit
+    assert retrieval.term_rows(store, "team-a", ["munich", "lawyers", "zebra"]) == {
+        "munich": 2,
+        "lawyers": 1,
+    }
+    assert retrieval.query_terms(store, "Über die XQ-7731, über!") == [
+        "Über",
+        "die",
+        "xq",
+        "7731",
+        "über",
+    ]
