@@ -42,7 +42,7 @@ from lumina.enrich.profiles import load_encoder
 from lumina.schemas import TextEvent
 from lumina.store import MemoryStore, open_store
 from lumina.store.arrow import unit_arrow_table
-from lumina.store.retrieval import Filters, dense_candidates
+from lumina.store.retrieval import DEFAULT_HNSW_EF, Filters, dense_candidates
 from lumina.store.search import MemorySearch, SearchWeights
 
 REPO = Path(__file__).resolve().parents[1]
@@ -217,10 +217,11 @@ def dense_figures(
     row_of: dict[str, int],
     embed_version: str,
     warm: int,
+    ef: int = DEFAULT_HNSW_EF,
 ) -> SearchFigures:
     def query(v: np.ndarray) -> list[tuple[str, float]]:
         return dense_candidates(
-            store, SCOPE, v.tolist(), 10, Filters(), embed_version=embed_version
+            store, SCOPE, v.tolist(), 10, Filters(), embed_version=embed_version, ef=ef
         )
 
     parts, _, bare = parts_state(store)
@@ -264,7 +265,7 @@ def main() -> None:
     parser.add_argument("--sink-chunks", type=int, default=10, help="chunks in the sink A/B")
     parser.add_argument("--seed", type=int, default=20260501)
     parser.add_argument(
-        "--ef", default="", help="also try these hnsw_candidate_list_size_for_search"
+        "--ef", default="", help="also search with these HNSW candidate lists (e.g. 256,512)"
     )
     parser.add_argument("--quick", action="store_true", help="20,000 units, 2 sink chunks")
     parser.add_argument("--keep", action="store_true", help="keep the store folder")
@@ -375,12 +376,11 @@ def measure(
     extra: dict[str, float] = {"build_s": build, "build_rows": bare}
     extra["hybrid_p50"], extra["hybrid_p95"] = hybrid_latency(search, query_texts, 5)
     for ef in [int(e) for e in args.ef.split(",") if e]:
-        store._client.set_client_setting("hnsw_candidate_list_size_for_search", ef)
         figures.append(
-            dense_figures(store, f"ef_search {ef}", query_vectors, view, row_of, encoder.version, 5)
+            dense_figures(
+                store, f"ef_search {ef}", query_vectors, view, row_of, encoder.version, 5, ef
+            )
         )
-    if args.ef:
-        store._client.set_client_setting("hnsw_candidate_list_size_for_search", 256)
     return figures, extra
 
 

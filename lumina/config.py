@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     search_candidates: int = Field(
         default=100, gt=0, description="Candidates each ranking contributes to the fusion."
     )
+    search_hnsw_ef: int = Field(
+        default=1024,
+        ge=16,
+        le=100_000,
+        description="HNSW candidate list size per search (recall against latency).",
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=6066, gt=0, lt=65536)
     embedded_port: int = Field(default=19092, gt=0, lt=65536)

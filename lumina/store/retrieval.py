@@ -32,6 +32,7 @@ MAX_QUERY_TERMS = 32
 # rarest word's), and each is scored on all the query's words. A query of common words is
 # thus answered from its rarest one, not from a scan of most of the scope.
 MAX_SCORED_ROWS = 20_000
+DEFAULT_HNSW_EF = 1024
 
 
 @dataclass(frozen=True)
@@ -88,14 +89,19 @@ def dense_candidates(
     filters: Filters,
     *,
     embed_version: str,
+    ef: int = DEFAULT_HNSW_EF,
 ) -> list[tuple[str, float]]:
-    """Up to `n` (id, cosine) of the scope nearest `vector`, nearest first, via HNSW."""
+    """Up to `n` (id, cosine) of the scope nearest `vector`, nearest first, via HNSW.
+
+    `ef` is the graph search's candidate list: ClickHouse's 256 found 90% of the exact
+    top-10 over a million units here, 1,024 finds 97% for ~9 ms more (bench/store.py)."""
     condition, params = filters.where()
     rows = store.query_rows(
         "SELECT id, cosineDistance(embedding, {q:Array(Float32)}) AS distance "
         "FROM memory_units WHERE scope = {scope:String} "
         f"AND stages['embed'] = {{embed:String}}{condition} "
-        "ORDER BY distance LIMIT {n:UInt32}",
+        "ORDER BY distance LIMIT {n:UInt32} "
+        "SETTINGS hnsw_candidate_list_size_for_search = {ef:UInt32}",
         # Versions of a unit not merged yet take extra rows: ask for a few more.
         {
             **params,
@@ -103,6 +109,7 @@ def dense_candidates(
             "scope": scope,
             "embed": embed_version,
             "n": 2 * n,
+            "ef": ef,
         },
     )
     seen: dict[str, float] = {}

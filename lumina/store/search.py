@@ -29,6 +29,7 @@ from lumina.errors import QueryRefused
 from lumina.schemas.events import Scope
 from lumina.store.client import MemoryStore
 from lumina.store.retrieval import (
+    DEFAULT_HNSW_EF,
     Filters,
     StoredHit,
     dense_candidates,
@@ -59,6 +60,7 @@ class SearchWeights:
     strength: float = 0.2
     rrf_k: int = 60
     candidates: int = 100
+    hnsw_ef: int = DEFAULT_HNSW_EF
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SearchWeights:
@@ -68,6 +70,7 @@ class SearchWeights:
             strength=settings.search_strength_weight,
             rrf_k=settings.search_rrf_k,
             candidates=settings.search_candidates,
+            hnsw_ef=settings.search_hnsw_ef,
         )
 
 
@@ -165,7 +168,13 @@ class MemorySearch:
         n = max(w.candidates, k)
         vector = self.encoder.encode([text])[0]
         dense = dense_candidates(
-            self.store, scope, vector.tolist(), n, filters, embed_version=self.encoder.version
+            self.store,
+            scope,
+            vector.tolist(),
+            n,
+            filters,
+            embed_version=self.encoder.version,
+            ef=w.hnsw_ef,
         )
         lexical = lexical_candidates(self.store, scope, text, n, filters) if w.lexical else []
         fused = fuse(
