@@ -166,7 +166,8 @@ def idf_weights(term_df: dict[str, int], units: int) -> dict[str, float]:
 
 def candidate_terms(term_df: dict[str, int], weighted: Sequence[str]) -> list[str]:
     """The rarest of the weighted terms whose postings add up to about MAX_SCORED_ROWS."""
-    chosen, rows = [], 0
+    chosen: list[str] = []
+    rows = 0
     for term in sorted(weighted, key=lambda t: (term_df[t], t)):
         if chosen and rows + term_df[term] > MAX_SCORED_ROWS:
             break
