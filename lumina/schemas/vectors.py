@@ -8,10 +8,9 @@ HRR recall) turns them back into arrays. So the contract keeps them as arrays:
   float32, checks one dimension and finite values, and stores float32 (the precision the
   models produce) read-only, since units are frozen;
 - in JSON a vector is the base64 of its little-endian float32 bytes, as embedding APIs
-  offer it (`encoding_format=base64`): 6.8 kB for a unit's vectors where decimals took
-  11.5 kB, and decoding is a copy, where parsing 1,280 decimals cost every consumer of
-  `lumina.units` (the sink, the state agent) more than enriching the unit did
-  (bench/stream.py). Any language reads it back in one line; in Python
+  offer it (`encoding_format=base64`): 4 bytes a value, read back as a copy, where decimals
+  were longer and every consumer of `lumina.units` (the sink, the state agent) parsed 1,280
+  numbers a unit. Any language reads it back in one line; in Python
   `np.frombuffer(base64.b64decode(s), "<f4")`. Lists of numbers are still accepted;
 - `quantize` rounds to VECTOR_DECIMALS decimals: float32 carries ~7 significant digits and
   cosine and HRR clean-up do not notice; it keeps vectors identical to the ones schema 2
