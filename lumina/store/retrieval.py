@@ -32,6 +32,7 @@ MAX_QUERY_TERMS = 32
 # rarest word's), and each is scored on all the query's words. A query of common words is
 # thus answered from its rarest one, not from a scan of most of the scope.
 MAX_SCORED_ROWS = 20_000
+# HNSW candidate list per dense search (LUMINA_SEARCH_HNSW_EF); see `dense_candidates`.
 DEFAULT_HNSW_EF = 1024
 
 

@@ -202,11 +202,12 @@ def test_bm25_anchors_on_the_rarest_words_within_the_row_budget(
     assert retrieval.candidate_terms({"the": 900, "a": 950}, ["the", "a"]) == ["the"]
 
 
-def test_lexical_scores_anchored_rows_on_every_query_word(
+def test_lexical_candidates_come_from_the_rarest_word_within_the_budget(
     store: MemoryStore, units: list[MemoryUnit], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With room for one word only, candidates hold the rarest word, and among them the
-    unit that also holds the other query words ranks first."""
+    """With room for one word only, the candidates are the units holding the query's
+    rarest word, though other units hold its other words; frequencies and the query's
+    words come from ClickHouse as the text index sees them."""
     store.insert_units(units)
     monkeypatch.setattr(retrieval, "MAX_SCORED_ROWS", 1)
     ranked = retrieval.lexical_candidates(
