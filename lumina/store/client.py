@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from lumina.errors import ConfigError, QueryRefused, StoreError
 from lumina.schemas import DeadLetter, MemoryUnit
+from lumina.schemas.unit_wire import WireUnit
 from lumina.store.arrow import unit_arrow_table
 from lumina.store.migrate import DEFAULT_EMBEDDING_DIM, apply_migrations
 from lumina.store.rows import (
@@ -98,7 +99,7 @@ class MemoryStore:
             self._client.close()
 
     # -- writes ---------------------------------------------------------------------------
-    def insert_units(self, units: Sequence[MemoryUnit]) -> int:
+    def insert_units(self, units: Sequence[MemoryUnit | WireUnit]) -> int:
         """Insert a batch as one part. Its HNSW graph is not built here but by the merge that
         folds the part into a bigger one (or `MATERIALIZE INDEX`): a graph built at insert
         is thrown away at that merge, and costs the sink most of its time (bench/store.py).

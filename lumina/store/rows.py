@@ -20,6 +20,7 @@ from lumina.schemas import (
     Timestamps,
     TokenWeight,
 )
+from lumina.schemas.unit_wire import WireUnit
 
 UNIT_COLUMNS: tuple[str, ...] = (
     "scope",
@@ -90,7 +91,7 @@ def ms_to_datetime(ms: int) -> datetime:
 INGEST_BITS = 42
 
 
-def unit_version(unit: MemoryUnit) -> int:
+def unit_version(unit: MemoryUnit | WireUnit) -> int:
     return (unit.decay.access_count << INGEST_BITS) | unit.timestamps.ingest_ms
 
 

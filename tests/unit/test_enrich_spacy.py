@@ -269,3 +269,30 @@ def test_enrich_spacy_model_is_loaded_once_per_name(stage: SpacyAttribution) -> 
     assert load_spacy_model("en_core_web_sm") is stage.nlp
     assert "lemmatizer" not in stage.nlp.pipe_names
     assert {"tagger", "parser", "ner"} <= set(stage.nlp.pipe_names)
+
+
+def test_enrich_spacy_tuned_pipeline_annotates_like_the_stock_one() -> None:
+    # The stage loads the model with numpy products and PosRules in place of the
+    # attribute_ruler (for speed); every annotation it reads must stay what the stock
+    # pipeline gives, on the labelled 6W sentences and the chat turns of this file.
+    import json
+    from pathlib import Path
+
+    gold = Path(__file__).parents[1] / "data" / "sixw_gold.jsonl"
+    texts = [json.loads(line)["text"] for line in gold.read_text().splitlines() if line]
+    texts += [text for text, _, _ in ROLE_CASES]
+    tuned = load_spacy_model("en_core_web_sm")
+    stock = load_spacy_model("en_core_web_sm", tuned=False)
+    assert "attribute_ruler" in stock.pipe_names and "attribute_ruler" not in tuned.pipe_names
+
+    def annotations(nlp: object) -> list[object]:
+        docs = nlp.pipe(texts, batch_size=64)  # type: ignore[attr-defined]
+        return [
+            (
+                [(t.text, t.pos_, t.tag_, t.dep_, t.head.i) for t in doc],
+                [(e.text, e.label_, e.start_char, e.end_char) for e in doc.ents],
+            )
+            for doc in docs
+        ]
+
+    assert annotations(tuned) == annotations(stock)
