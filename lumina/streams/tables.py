@@ -59,19 +59,31 @@ class StateTables:
 
     @classmethod
     def declare(cls, app: faust.App, settings: Settings) -> StateTables:
-        def table(name: str, help: str) -> Any:
-            return state_table(app, settings, name, help)
-
         return cls(
-            chain=table("provenance-chain", "Chain heads per scope and links per unit."),
-            content=table("content-index", "Kept unit per (scope, content hash)."),
-            recent=table("recent-units", "Recent embeddings per scope, for near duplicates."),
-            activations=table("entity-activation", "Decaying activation per entity."),
-            windows=table("activity-windows", "Units and entities per tumbling window."),
-            window_index=table("window-index", "Live window starts per scope."),
-            timelines=table("role-timelines", "Latest where/what per (scope, who)."),
-            decay=table("unit-decay", "Reinforced decay state per unit."),
+            **{
+                field: state_table(app, settings, name, help)
+                for field, (name, help) in TABLES.items()
+            }
         )
+
+
+# StateTables field → (table name, help). The names also name the changelog topics
+# (`changelog_topics`), which `lumina.streams.admin` creates before Faust starts.
+TABLES: dict[str, tuple[str, str]] = {
+    "chain": ("provenance-chain", "Chain heads per scope and links per unit."),
+    "content": ("content-index", "Kept unit per (scope, content hash)."),
+    "recent": ("recent-units", "Recent embeddings per scope, for near duplicates."),
+    "activations": ("entity-activation", "Decaying activation per entity."),
+    "windows": ("activity-windows", "Units and entities per tumbling window."),
+    "window_index": ("window-index", "Live window starts per scope."),
+    "timelines": ("role-timelines", "Latest where/what per (scope, who)."),
+    "decay": ("unit-decay", "Reinforced decay state per unit."),
+}
+
+
+def changelog_topics(settings: Settings) -> list[str]:
+    """The changelog topic of every table, as Faust names them (app id, table, suffix)."""
+    return [f"{settings.group_id}-{name}-changelog" for name, _ in TABLES.values()]
 
 
 def scope_of(key: str) -> str:
