@@ -1,11 +1,12 @@
 """MemoryUnit JSON read back in bulk: a msgspec mirror of the contract, for the sink.
 
 The sink reads every unit the workers publish. Validating each through pydantic costs
-~300 µs a unit (nested models, two Python vector validators), which held the whole sink
-near 3,000 units/s whatever the store could take. The mirror below validates the same JSON
-in C (msgspec, ~20× faster) and leaves the vectors as their decoded bytes, checked once per
-batch with numpy; `lumina.store.arrow.unit_arrow_table` reads these records as it reads
-`MemoryUnit`s, by attribute.
+~300 µs a unit (nested models, two Python vector validators), which held the sink's parse
+near 3,000 units/s on the faster machine whatever the store could take. The mirror below
+validates the same JSON in C (msgspec: the parse 5× faster in bench/sink.py) and leaves the
+vectors as their decoded bytes, checked once per batch with numpy;
+`lumina.store.arrow.unit_arrow_table` reads these records as it reads `MemoryUnit`s, by
+attribute.
 
 The mirror may only be stricter than the contract, never looser: a record it refuses is
 handed to `MemoryUnit` itself, which takes the lax forms the mirror does not (a vector as a
