@@ -27,8 +27,8 @@ of the acked ones is committed over even without a gap (faust-streaming #606). S
 worker's stream topics, which Lumina never compacts, `HoleGuard` does not let a skipped
 range become a gap: it seeks back to the range and delivers it again (a range that comes
 back skipped after that is a real one, and becomes a gap as Faust would make it), and no
-commit is made on a partition while a hole waits or while an offset below the acked ones
-is still in work.
+commit is made on a partition while a hole waits or while the next offset to commit is
+not acked.
 """
 
 from __future__ import annotations
@@ -88,24 +88,12 @@ class HoleGuard:
             acked = self.consumer._acked[tp]
             committed = self.consumer._committed_offset.get(tp)
             if acked and committed is not None and min(acked) > committed:
-                lowest = min(acked)
-                if self._in_flight_below(tp, lowest):
-                    return None  # an earlier offset is still in work
-                hole = (tp, committed, lowest - 1)
-                if hole not in self.refetched and not self.consumer._gap[tp]:
-                    # Nothing from `committed` on was delivered (the fetch was dropped
-                    # before any record of it reached Faust): no commit passes it.
-                    log.warning(
-                        "%s:%d offsets %d to %d were never delivered; fetching them again",
-                        tp.topic, tp.partition, committed, lowest - 1,
-                    )  # fmt: skip
-                    self.holes[tp] = (committed, lowest - 1)
-                    return None
+                # The offset at `committed` is not acked: in work, or dropped before it
+                # reached Faust (the watchdog below fetches it again). Faust would commit
+                # past a single such offset (faust-streaming #606).
+                return None
         result: int | None = self.new_offset(tp)
         return result
-
-    def _in_flight_below(self, tp: Any, offset: int) -> bool:
-        return any(m.tp == tp and m.offset < offset for m in list(self.consumer._unacked_messages))
 
     async def refetch(self) -> None:
         """Seek each partition with a hole back to it; Faust delivers from there again."""

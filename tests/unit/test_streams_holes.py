@@ -14,11 +14,6 @@ from typing import Any, NamedTuple
 from lumina.streams.watchdog import HoleGuard
 
 
-class Message(NamedTuple):
-    tp: Any
-    offset: int
-
-
 class TP(NamedTuple):
     topic: str
     partition: int
@@ -83,24 +78,15 @@ def test_a_range_skipped_again_after_the_refetch_is_a_real_gap() -> None:
     assert consumer._gap[EVENTS] == [(5, 30)]
 
 
-def test_nothing_is_committed_past_an_offset_never_delivered() -> None:
-    holes, consumer = guard()
-    consumer._committed_offset[EVENTS] = 5
-    consumer._acked[EVENTS] = [6, 7, 8]  # 5 never reached Faust
-    consumer._read_offset[EVENTS] = 8
-    assert consumer._new_offset(EVENTS) is None
-    asyncio.run(holes.refetch())
-    assert consumer.seeks == [(EVENTS, 5)]
-
-
-def test_nothing_is_committed_past_an_offset_still_in_work() -> None:
-    holes, consumer = guard()
+def test_nothing_is_committed_past_an_offset_not_acked() -> None:
+    # In work or dropped before it reached Faust: either way Faust itself would commit
+    # 7 here (one offset missing at the head), and lose 5 if the worker then died.
+    _, consumer = guard()
     consumer._committed_offset[EVENTS] = 5
     consumer._acked[EVENTS] = [6, 7]
-    consumer._unacked_messages.add(Message(EVENTS, 5))
     assert consumer._new_offset(EVENTS) is None
-    asyncio.run(holes.refetch())
-    assert consumer.seeks == []  # in work, not lost: nothing to fetch again
+    consumer._acked[EVENTS] = [5, 6, 7]
+    assert consumer._new_offset(EVENTS) == 8
 
 
 def test_changelogs_keep_faust_gaps_and_a_rewound_partition_is_left_alone() -> None:
