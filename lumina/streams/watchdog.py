@@ -142,13 +142,6 @@ def attach_fetch_watchdog(app: faust.App, every_s: float = CHECK_EVERY_S) -> Non
                     "fetching again from %d",
                     tp.topic, tp.partition, position, wanted - 1, wanted,
                 )  # fmt: skip
-                if tp not in consumer._paused_partitions:
-                    # Faust fetches only its active partitions and drops records of the
-                    # others; a partition its flow control took out (stream buffer full)
-                    # and never put back would stay dry after the seek. Nothing is in
-                    # flight here, so no buffer is full: it is active again.
-                    consumer._get_active_partitions().add(tp)
-                    consumer._buffered_partitions.discard(tp)
                 await consumer.seek(tp, wanted)
                 suspects.pop(tp, None)
             else:
