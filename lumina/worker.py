@@ -25,7 +25,7 @@ from lumina.streams.admin import ensure_topics
 from lumina.streams.app import create_app
 from lumina.streams.tables import StateTables
 from lumina.streams.topics import Topics
-from lumina.streams.watchdog import attach_fetch_watchdog
+from lumina.streams.delivery import attach_delivery_guard
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def build_worker(
     attach_reinforce_agent(app, topics, tables, store, settings)
     attach_sink_agents(app, topics, store, settings)
     attach_api(app, MemorySearch.from_settings(store, embedder, settings), topics)
-    attach_fetch_watchdog(app)
+    attach_delivery_guard(app)
 
     @app.task
     async def quiet_debug_logging() -> None:

@@ -181,7 +181,7 @@ def test_e2e_workers_share_partitions_and_state_follows_them(
 def test_e2e_restart_with_a_backlog_and_no_local_state_processes_everything(
     kafka: KafkaBroker, tmp_path: Path
 ) -> None:
-    # The case that stalled a worker before `lumina.streams.watchdog`: tables must be
+    # The case that stalled a worker before `lumina.streams.delivery`: tables must be
     # restored from their changelogs while events wait on the input topic.
     worker = make_worker(kafka.bootstrap, tmp_path, LUMINA_BATCH_SIZE="16")
     worker.create_topics()

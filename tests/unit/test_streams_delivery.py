@@ -1,0 +1,158 @@
+"""DeliveryGuard: a stream partition's records reach the streams in offset order, and a
+record Faust drained but never delivered is fetched again, not skipped or committed over.
+
+The consumer here is a stand-in holding the few methods and fields of Faust's consumer
+the guard wraps or reads: the races that make Faust drop records cannot be triggered on
+demand. The real path runs in tests/integration/test_e2e_recovery.py on Apache Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any, NamedTuple
+
+from lumina.streams.delivery import DeliveryGuard
+
+
+class TP(NamedTuple):
+    topic: str
+    partition: int
+
+
+EVENTS = TP("lumina.events", 0)
+UNITS = TP("lumina.units", 1)
+CHANGELOG = TP("group-provenance-chain-changelog", 0)
+
+
+@dataclass
+class Consumer:
+    """Faust's consumer as the guard sees it; `batches` are what `getmany` will drain."""
+
+    batches: list[list[tuple[Any, int]]] = field(default_factory=list)
+    committed: dict[Any, int | None] = field(default_factory=dict)
+    earliest: dict[Any, int] = field(default_factory=dict)
+    positions: dict[Any, int] = field(default_factory=dict)
+    seeks: list[tuple[Any, int]] = field(default_factory=list)
+    _acked: dict[Any, list[int]] = field(default_factory=lambda: defaultdict(list))
+    _committed_offset: dict[Any, int | None] = field(default_factory=dict)
+    _unacked_messages: set[Any] = field(default_factory=set)
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[Any, Any]]:
+        for tp, offset in self.batches.pop(0):
+            yield tp, SimpleNamespace(offset=offset)
+
+    async def seek(self, tp: Any, offset: int) -> None:
+        self.seeks.append((tp, offset))
+
+    async def seek_to_committed(self) -> Mapping[Any, int | None]:
+        # As aiokafka does: only partitions with a committed offset above 0 are sought.
+        for tp, offset in self.committed.items():
+            if offset:
+                self.seeks.append((tp, offset))
+        return dict(self.committed)
+
+    async def earliest_offsets(self, *tps: Any) -> Mapping[Any, int]:
+        return {tp: self.earliest[tp] for tp in tps}
+
+    def _new_offset(self, tp: Any) -> int | None:  # Faust's rule, shortened: up to a gap
+        acked = sorted(self._acked[tp])
+        return acked[-1] + 1 if acked else None
+
+    def assignment(self) -> set[Any]:
+        return {EVENTS, UNITS, CHANGELOG}
+
+    async def position(self, tp: Any) -> int | None:
+        return self.positions.get(tp)
+
+
+def guard(consumer: Consumer) -> DeliveryGuard:
+    app = SimpleNamespace(
+        tables=SimpleNamespace(changelog_topics={CHANGELOG.topic}),
+        in_recovery=False,
+        rebalancing=False,
+    )
+    return DeliveryGuard(app, consumer)  # type: ignore[arg-type]
+
+
+def drain(consumer: Consumer) -> list[tuple[Any, int]]:
+    """One batch through the guarded `getmany`: what the streams receive."""
+
+    async def run() -> list[tuple[Any, int]]:
+        return [(tp, m.offset) async for tp, m in consumer.getmany(1.0)]
+
+    return asyncio.run(run())
+
+
+def test_a_partition_with_nothing_committed_starts_again_at_its_earliest_offset() -> None:
+    consumer = Consumer(committed={EVENTS: None, UNITS: 7, CHANGELOG: None}, earliest={EVENTS: 0})
+    guarded = guard(consumer)
+    asyncio.run(consumer.seek_to_committed())
+    # aiokafka would leave EVENTS where a dropped fetch put it; the guard seeks it to 0.
+    assert consumer.seeks == [(UNITS, 7), (EVENTS, 0)]
+    assert guarded.next_offset == {EVENTS: 0, UNITS: 7}
+
+
+def test_records_past_a_dropped_range_are_held_back_and_the_range_fetched_again() -> None:
+    consumer = Consumer(committed={EVENTS: 5}, earliest={EVENTS: 0})
+    consumer.batches = [
+        [(EVENTS, 9), (UNITS, 0), (EVENTS, 10), (UNITS, 1)],  # 5…8 drained and dropped
+        [(EVENTS, n) for n in range(5, 11)],
+    ]
+    guard(consumer)
+    asyncio.run(consumer.seek_to_committed())
+    assert drain(consumer) == [(UNITS, 0), (UNITS, 1)]
+    assert consumer.seeks[-1] == (EVENTS, 5)
+    assert drain(consumer) == [(EVENTS, n) for n in range(5, 11)]
+
+
+def test_a_range_missing_again_after_its_refetch_is_passed_over() -> None:
+    # Retention deleted it, or it held transaction markers: the broker has nothing there.
+    consumer = Consumer(committed={EVENTS: 5})
+    consumer.batches = [[(EVENTS, 9), (EVENTS, 10)], [(EVENTS, 9), (EVENTS, 10)]]
+    guard(consumer)
+    asyncio.run(consumer.seek_to_committed())
+    assert drain(consumer) == []
+    assert drain(consumer) == [(EVENTS, 9), (EVENTS, 10)]
+    assert consumer.seeks == [(EVENTS, 5), (EVENTS, 5)]
+
+
+def test_changelog_records_pass_as_faust_delivers_them() -> None:
+    consumer = Consumer(committed={CHANGELOG: 3})
+    consumer.batches = [[(CHANGELOG, 40), (CHANGELOG, 42)]]
+    guard(consumer)
+    asyncio.run(consumer.seek_to_committed())
+    assert drain(consumer) == [(CHANGELOG, 40), (CHANGELOG, 42)]
+    assert consumer.seeks == [(CHANGELOG, 3)]
+
+
+def test_no_commit_passes_an_offset_that_is_not_acked() -> None:
+    consumer = Consumer(committed={EVENTS: None, UNITS: 10}, earliest={EVENTS: 0})
+    guard(consumer)
+    asyncio.run(consumer.seek_to_committed())
+    consumer._committed_offset = {EVENTS: None, UNITS: 10}
+    consumer._acked[UNITS] = [11, 12]  # 10 is still in work: Faust would commit 13
+    assert consumer._new_offset(UNITS) is None
+    consumer._acked[UNITS] = [10, 11, 12]
+    assert consumer._new_offset(UNITS) == 13
+    consumer._acked[EVENTS] = [1, 2]  # nothing committed yet, and offset 0 not acked
+    assert consumer._new_offset(EVENTS) is None
+    consumer._acked[EVENTS] = [0, 1, 2]
+    assert consumer._new_offset(EVENTS) == 3
+
+
+def test_a_dropped_fetch_at_the_tail_is_fetched_again_once_nothing_moves() -> None:
+    consumer = Consumer(committed={EVENTS: 5}, positions={EVENTS: 30})
+    guarded = guard(consumer)
+    asyncio.run(consumer.seek_to_committed())
+    consumer._unacked_messages.add("in work")
+    asyncio.run(guarded.rescue_tail())
+    asyncio.run(guarded.rescue_tail())
+    assert consumer.seeks == [(EVENTS, 5)]  # records in flight: not a dropped fetch
+    consumer._unacked_messages.clear()
+    asyncio.run(guarded.rescue_tail())  # first look: a suspect
+    assert consumer.seeks == [(EVENTS, 5)]
+    asyncio.run(guarded.rescue_tail())  # second look, nothing delivered since
+    assert consumer.seeks == [(EVENTS, 5), (EVENTS, 5)]
