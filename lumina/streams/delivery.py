@@ -29,9 +29,9 @@ topics only (changelogs keep Faust's behaviour):
   transaction marker) and is passed over, as Faust would.
 - `seek`: any seek, Faust's or the guard's, moves the next offset with it.
 - `_new_offset`: no commit while the first offset after the committed one is not acked.
-- A timer catches a dropped fetch at the tail, which no later record reveals: when
-  nothing is in flight and the position stays past the next offset over two looks, it
-  seeks back.
+- A timer catches what no later record reveals (a dropped fetch at the tail, or a loss
+  the checks above miss): a partition fetched past its committed offset that does not
+  move while nothing is in flight is sought back to its committed offset.
 
 Whatever is delivered twice (a refetch) is absorbed by the idempotent pipeline: stable
 unit ids, chain positions, content claims.
@@ -48,14 +48,19 @@ import faust
 log = logging.getLogger(__name__)
 
 CHECK_EVERY_S = 2.0
+# Looks (CHECK_EVERY_S apart) a partition must stay still before it counts as stalled:
+# more than Faust's commit interval (2.8 s), so an idle partition waiting for its commit
+# is not one.
+STALL_LOOKS = 3
 
 
 class DeliveryGuard:
     """Holds a stream partition's delivery to its offsets in order (see the module doc)."""
 
-    def __init__(self, app: faust.App, consumer: Any) -> None:
+    def __init__(self, app: faust.App, consumer: Any, every_s: float = CHECK_EVERY_S) -> None:
         self.app = app
         self.consumer = consumer
+        self.every_s = every_s
         # tp → the next offset the streams must get; unknown until a seek or a delivery.
         self.next_offset: dict[Any, int] = {}
         # tp → the offset delivery started from, where nothing is committed yet.
@@ -63,7 +68,8 @@ class DeliveryGuard:
         # tp → the missing range last fetched again there: one per partition.
         self.refetched: dict[Any, tuple[int, int]] = {}
         self.in_batch = False  # a fetched batch is being handed to the streams
-        self.suspects: dict[Any, tuple[int, int]] = {}  # tp → (next offset, position)
+        # tp → (committed, next offset, position) at the last look, and for how many looks.
+        self.suspects: dict[Any, tuple[tuple[int, int | None, int], int]] = {}
         self._getmany = consumer.getmany
         self._seek = consumer.seek
         self._seek_to_committed = consumer.seek_to_committed
@@ -144,44 +150,56 @@ class DeliveryGuard:
         result: int | None = self._faust_new_offset(tp)
         return result
 
-    async def rescue_tail(self) -> None:
-        """Seek back a partition whose last fetch was drained but never delivered."""
+    async def rescue_stalls(self) -> None:
+        """Seek a partition that stopped moving back to its committed offset.
+
+        A partition is stalled when it was fetched past its committed offset, nothing is
+        in flight anywhere in the worker, and its committed offset, next offset and
+        position stayed the same over `STALL_LOOKS` looks: a fetch was drained and never
+        delivered at the tail (no later record reveals that one), or lost where the
+        checks above do not see. Delivery then starts again from the committed offset.
+        """
         consumer = self.consumer
-        if self.app.in_recovery or self.app.rebalancing:
+        if self.app.in_recovery or self.app.rebalancing or self.in_batch:
             self.suspects.clear()
             return
-        if self.in_batch or consumer._unacked_messages:
-            # Records are on their way (a slow agent or a paused sink also leave the
-            # position ahead of delivery): not a dropped fetch.
+        if consumer._unacked_messages:
+            # Records are on their way (a slow agent or a sink waiting for the store also
+            # leave the position ahead of the commit): not a stall.
             self.suspects.clear()
             return
         for tp in consumer.assignment():
-            wanted = self.next_offset.get(tp)
-            if not self.guarded(tp) or wanted is None:
+            if not self.guarded(tp):
                 continue
+            committed = consumer._committed_offset.get(tp)
+            floor = committed if committed is not None else self.start.get(tp)
             position = await consumer.position(tp)
-            if position is None or position <= wanted:
+            if floor is None or position is None or position <= floor:
                 self.suspects.pop(tp, None)
                 continue
-            if self.suspects.get(tp) == (wanted, position):  # no delivery since the last look
-                log.warning(
-                    "%s:%d fetched up to %d but nothing from %d was delivered; "
-                    "fetching again from %d",
-                    tp.topic, tp.partition, position, wanted, wanted,
-                )  # fmt: skip
-                await self.seek(tp, wanted)
-                self.suspects.pop(tp, None)
-            else:
-                self.suspects[tp] = (wanted, position)
+            look = (floor, self.next_offset.get(tp), position)
+            seen, looks = self.suspects.get(tp, (None, 0))
+            looks = looks + 1 if seen == look else 1
+            if looks < STALL_LOOKS:
+                self.suspects[tp] = (look, looks)
+                continue
+            log.warning(
+                "%s:%d fetched up to %d, committed %d, and nothing moved for %.0f s; "
+                "fetching again from %d",
+                tp.topic, tp.partition, position, floor,
+                (STALL_LOOKS - 1) * self.every_s, floor,
+            )  # fmt: skip
+            await self.seek(tp, floor)
+            self.suspects.pop(tp, None)
 
 
 def attach_delivery_guard(app: faust.App, every_s: float = CHECK_EVERY_S) -> DeliveryGuard:
     """Guard the app's consumer; call before the worker starts (Faust's fetch loop reads
     `getmany` once, when it starts)."""
-    guard = DeliveryGuard(app, app.consumer)
+    guard = DeliveryGuard(app, app.consumer, every_s)
 
     @app.timer(interval=every_s)
-    async def rescue_dropped_fetches() -> None:
-        await guard.rescue_tail()
+    async def rescue_stalled_partitions() -> None:
+        await guard.rescue_stalls()
 
     return guard

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
-from lumina.streams.delivery import DeliveryGuard
+from lumina.streams.delivery import STALL_LOOKS, DeliveryGuard
 
 
 class TP(NamedTuple):
@@ -143,16 +143,32 @@ def test_no_commit_passes_an_offset_that_is_not_acked() -> None:
     assert consumer._new_offset(EVENTS) == 3
 
 
-def test_a_dropped_fetch_at_the_tail_is_fetched_again_once_nothing_moves() -> None:
+def test_a_partition_that_stops_moving_is_sought_back_to_its_committed_offset() -> None:
     consumer = Consumer(committed={EVENTS: 5}, positions={EVENTS: 30})
     guarded = guard(consumer)
     asyncio.run(consumer.seek_to_committed())
+    consumer._committed_offset[EVENTS] = 5
     consumer._unacked_messages.add("in work")
-    asyncio.run(guarded.rescue_tail())
-    asyncio.run(guarded.rescue_tail())
-    assert consumer.seeks == [(EVENTS, 5)]  # records in flight: not a dropped fetch
+    for _ in range(STALL_LOOKS + 1):
+        asyncio.run(guarded.rescue_stalls())
+    assert consumer.seeks == [(EVENTS, 5)]  # records in flight: not a stall
     consumer._unacked_messages.clear()
-    asyncio.run(guarded.rescue_tail())  # first look: a suspect
+    for _ in range(STALL_LOOKS - 1):
+        asyncio.run(guarded.rescue_stalls())
+    consumer._committed_offset[EVENTS] = 6  # it moved: the looks start over
+    for _ in range(STALL_LOOKS - 1):
+        asyncio.run(guarded.rescue_stalls())
     assert consumer.seeks == [(EVENTS, 5)]
-    asyncio.run(guarded.rescue_tail())  # second look, nothing delivered since
-    assert consumer.seeks == [(EVENTS, 5), (EVENTS, 5)]
+    asyncio.run(guarded.rescue_stalls())  # still for STALL_LOOKS looks
+    assert consumer.seeks == [(EVENTS, 5), (EVENTS, 6)]
+    assert guarded.next_offset[EVENTS] == 6
+
+
+def test_a_partition_delivered_up_to_its_position_is_not_stalled() -> None:
+    consumer = Consumer(committed={EVENTS: None}, earliest={EVENTS: 0}, positions={EVENTS: 0})
+    guarded = guard(consumer)
+    asyncio.run(consumer.seek_to_committed())
+    consumer._committed_offset[EVENTS] = None  # nothing committed: its floor is where it began
+    for _ in range(2 * STALL_LOOKS):
+        asyncio.run(guarded.rescue_stalls())
+    assert consumer.seeks == [(EVENTS, 0)]
