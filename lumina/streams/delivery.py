@@ -109,9 +109,11 @@ class DeliveryGuard:
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[Any, Any]]:
         held: set[Any] = set()  # partitions sought back in this batch
-        self.in_batch = True
         try:
             async for tp, message in self._getmany(timeout):
+                # Set on the first record, not before: Faust waits up to `timeout` for a
+                # fetch inside this generator, most of the time on an idle worker.
+                self.in_batch = True
                 if tp in held:
                     continue
                 if not self.guarded(tp) or await self.in_order(tp, message.offset):
@@ -153,8 +155,8 @@ class DeliveryGuard:
     async def rescue_stalls(self) -> None:
         """Seek a partition that stopped moving back to its committed offset.
 
-        A partition is stalled when it was fetched past its committed offset, nothing is
-        in flight anywhere in the worker, and its committed offset, next offset and
+        A partition is stalled when it was fetched past its committed offset, none of its
+        records is in flight in the worker, and its committed offset, next offset and
         position stayed the same over `STALL_LOOKS` looks: a fetch was drained and never
         delivered at the tail (no later record reveals that one), or lost where the
         checks above do not see. Delivery then starts again from the committed offset.
@@ -163,13 +165,12 @@ class DeliveryGuard:
         if self.app.in_recovery or self.app.rebalancing or self.in_batch:
             self.suspects.clear()
             return
-        if consumer._unacked_messages:
-            # Records are on their way (a slow agent or a sink waiting for the store also
-            # leave the position ahead of the commit): not a stall.
-            self.suspects.clear()
-            return
+        # Partitions with records on their way (a slow agent, or a sink waiting for the
+        # store, also leave the position ahead of the commit): not stalls.
+        in_flight = {message.tp for message in consumer._unacked_messages}
         for tp in consumer.assignment():
-            if not self.guarded(tp):
+            if not self.guarded(tp) or tp in in_flight:
+                self.suspects.pop(tp, None)
                 continue
             committed = consumer._committed_offset.get(tp)
             floor = committed if committed is not None else self.start.get(tp)

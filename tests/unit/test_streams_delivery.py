@@ -22,6 +22,11 @@ class TP(NamedTuple):
     partition: int
 
 
+class InFlight(NamedTuple):  # a message Faust tracks until its stream acks it
+    tp: TP
+    offset: int
+
+
 EVENTS = TP("lumina.events", 0)
 UNITS = TP("lumina.units", 1)
 CHANGELOG = TP("group-provenance-chain-changelog", 0)
@@ -148,11 +153,11 @@ def test_a_partition_that_stops_moving_is_sought_back_to_its_committed_offset() 
     guarded = guard(consumer)
     asyncio.run(consumer.seek_to_committed())
     consumer._committed_offset[EVENTS] = 5
-    consumer._unacked_messages.add("in work")
+    consumer._unacked_messages.add(InFlight(EVENTS, 5))
     for _ in range(STALL_LOOKS + 1):
         asyncio.run(guarded.rescue_stalls())
-    assert consumer.seeks == [(EVENTS, 5)]  # records in flight: not a stall
-    consumer._unacked_messages.clear()
+    assert consumer.seeks == [(EVENTS, 5)]  # its records in flight: not a stall
+    consumer._unacked_messages = {InFlight(UNITS, 3)}  # another partition's do not count
     for _ in range(STALL_LOOKS - 1):
         asyncio.run(guarded.rescue_stalls())
     consumer._committed_offset[EVENTS] = 6  # it moved: the looks start over
