@@ -17,6 +17,11 @@ Faust drains a fetch; Faust then drops what it drained in three cases:
    passes over it; and a single unacked offset at the head of the acked ones is committed
    over even without a gap (faust-streaming #606). Those events were lost for good.
 
+4. Faust's stream skips a record it receives while a rebalance has its flow control off,
+   without acking it, while the records after it are processed: seen as events processed
+   out of order after a restart (a chain position given twice, with 512 kB producer
+   batches) and as one event left undelivered in a three-worker rebalance.
+
 `DeliveryGuard` wraps five methods of the consumer Faust created, for the worker's stream
 topics only (changelogs keep Faust's behaviour):
 
@@ -29,6 +34,9 @@ topics only (changelogs keep Faust's behaviour):
   transaction marker) and is passed over, as Faust would.
 - `seek`: any seek, Faust's or the guard's, moves the next offset with it.
 - `_new_offset`: no commit while the first offset after the committed one is not acked.
+- A processor on every agent's stream (`keep_order`) does the same one step later: a
+  record the stream receives past the next one it expects is not processed and not
+  acked, and the partition is sought back to the missing record.
 - A timer catches what no later record reveals (a dropped fetch at the tail, or a loss
   the checks above miss): a partition fetched past its committed offset that does not
   move while nothing is in flight is sought back to its committed offset.
@@ -40,10 +48,11 @@ unit ids, chain positions, content claims.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import faust
+from faust.exceptions import Skip
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +76,7 @@ class DeliveryGuard:
         self.start: dict[Any, int] = {}
         # tp → the missing range last fetched again there: one per partition.
         self.refetched: dict[Any, tuple[int, int]] = {}
+        self.epoch = 0  # counts Faust's seeks to the committed offsets (rebalances)
         self.in_batch = False  # a fetched batch is being handed to the streams
         # tp → (committed, next offset, position) at the last look, and for how many looks.
         self.suspects: dict[Any, tuple[tuple[int, int | None, int], int]] = {}
@@ -105,7 +115,14 @@ class DeliveryGuard:
                 # aiokafka left this partition where the last fetch put it (case 2 above).
                 await self._seek(tp, earliest[tp])
                 self.next_offset[tp] = self.start[tp] = earliest[tp]
+        self.epoch += 1
         return committed
+
+    def floor(self, tp: Any) -> int | None:
+        """The first offset of `tp` not yet known to be processed: the committed offset,
+        or where delivery started when nothing is committed."""
+        committed: int | None = self.consumer._committed_offset.get(tp)
+        return committed if committed is not None else self.start.get(tp)
 
     async def getmany(self, timeout: float) -> AsyncIterator[tuple[Any, Any]]:
         held: set[Any] = set()  # partitions sought back in this batch
@@ -140,11 +157,48 @@ class DeliveryGuard:
         self.next_offset[tp] = offset + 1
         return True
 
+    def keep_order(self, stream: Any) -> Callable[[Any], Awaitable[Any]]:
+        """A processor for an agent's stream: its records in offset order (case 4)."""
+        expected: dict[Any, int] = {}  # tp → the next offset this stream must process
+        epochs: dict[Any, int] = {}
+        gaps: dict[Any, tuple[int, int]] = {}  # tp → the gap last sought back from
+
+        async def in_order(value: Any) -> Any:
+            message = getattr(stream.current_event, "message", None)
+            tp = getattr(message, "tp", None)
+            if message is None or tp is None or not self.guarded(tp):
+                return value
+            if epochs.get(tp) != self.epoch:  # delivery started again from the floor
+                epochs[tp] = self.epoch
+                expected.pop(tp, None)
+                floor = self.floor(tp)
+                if floor is not None:
+                    expected[tp] = floor
+            want, offset = expected.get(tp), message.offset
+            if want is None or offset <= want or gaps.get(tp) == (want, offset):
+                # In order, a record processed before (a refetch), or a gap that came
+                # back after a seek to it: a real one, as in `in_order` below.
+                expected[tp] = offset + 1 if want is None else max(want, offset + 1)
+                return value
+            if gaps.get(tp, (None,))[0] != want:  # the records after it: sought already
+                log.warning(
+                    "%s:%d offset %d reached a stream before %d; fetching again from %d",
+                    tp.topic, tp.partition, offset, want, want,
+                )  # fmt: skip
+                gaps[tp] = (want, offset)
+                if tp in self.consumer.assignment():
+                    await self.seek(tp, want)
+            # Never acked, so no commit passes it before it comes again.
+            message.acked = True
+            self.consumer._unacked_messages.discard(message)
+            raise Skip()
+
+        return in_order
+
     def _new_offset(self, tp: Any) -> int | None:
         if self.guarded(tp):
             acked = self.consumer._acked[tp]
-            committed = self.consumer._committed_offset.get(tp)
-            floor = committed if committed is not None else self.start.get(tp)
+            floor = self.floor(tp)
             if acked and floor is not None and min(acked) > floor:
                 # The offset at `floor` is not acked: in work, or being fetched again.
                 # Faust would commit past it (faust-streaming #606, case 3 above).
@@ -172,8 +226,7 @@ class DeliveryGuard:
             if not self.guarded(tp) or tp in in_flight:
                 self.suspects.pop(tp, None)
                 continue
-            committed = consumer._committed_offset.get(tp)
-            floor = committed if committed is not None else self.start.get(tp)
+            floor = self.floor(tp)
             position = await consumer.position(tp)
             if floor is None or position is None or position <= floor:
                 self.suspects.pop(tp, None)
@@ -198,6 +251,16 @@ def attach_delivery_guard(app: faust.App, every_s: float = CHECK_EVERY_S) -> Del
     """Guard the app's consumer; call before the worker starts (Faust's fetch loop reads
     `getmany` once, when it starts)."""
     guard = DeliveryGuard(app, app.consumer, every_s)
+    new_stream = app.stream
+
+    def stream(channel: Any, beacon: Any = None, **kwargs: Any) -> faust.StreamT:
+        # Agents make their streams here: each gets the order check first, before the
+        # processors of its own (take_events' buffer).
+        made = new_stream(channel, beacon=beacon, **kwargs)
+        made.add_processor(guard.keep_order(made))
+        return made
+
+    app.stream = stream  # type: ignore[method-assign]
 
     @app.timer(interval=every_s)
     async def rescue_stalled_partitions() -> None:

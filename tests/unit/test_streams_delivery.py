@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any, NamedTuple
 
+from faust.exceptions import Skip
+
 from lumina.streams.delivery import STALL_LOOKS, DeliveryGuard
 
 
@@ -177,3 +179,72 @@ def test_a_partition_delivered_up_to_its_position_is_not_stalled() -> None:
     for _ in range(2 * STALL_LOOKS):
         asyncio.run(guarded.rescue_stalls())
     assert consumer.seeks == [(EVENTS, 0)]
+
+
+@dataclass(eq=False)
+class Message:
+    tp: TP
+    offset: int
+    acked: bool = False
+
+
+def through_stream(guarded: DeliveryGuard, offsets: list[int]) -> list[int]:
+    """Records of EVENTS as an agent's stream receives them: the offsets it processes."""
+    stream = SimpleNamespace(current_event=None)
+    order = guarded.keep_order(stream)
+    processed = []
+    for offset in offsets:
+        message = Message(EVENTS, offset)
+        guarded.consumer._unacked_messages.add(message)  # the stream tracks it first
+        stream.current_event = SimpleNamespace(message=message)
+        try:
+            asyncio.run(order(f"value {offset}"))
+        except Skip:
+            assert message.acked and message not in guarded.consumer._unacked_messages
+            continue
+        processed.append(offset)
+    return processed
+
+
+def test_a_stream_skips_nothing_a_record_past_a_gap_waits_for_it() -> None:
+    # Faust's stream dropped 5 (received while a rebalance had its flow off) and went on.
+    consumer = Consumer(committed={EVENTS: 3})
+    guarded = guard(consumer)
+    asyncio.run(consumer.seek_to_committed())
+    consumer._committed_offset[EVENTS] = 3
+    assert through_stream(guarded, [3, 4, 6, 7, 8]) == [3, 4]
+    assert consumer.seeks == [(EVENTS, 3), (EVENTS, 5)]  # once, not once per record
+    consumer._acked[EVENTS] = [3, 4]
+    assert consumer._new_offset(EVENTS) == 5  # 6, 7, 8 were never acked: not passed
+
+
+def test_a_stream_takes_the_refetch_and_then_a_real_gap() -> None:
+    consumer = Consumer(committed={EVENTS: 3})
+    guarded = guard(consumer)
+    asyncio.run(consumer.seek_to_committed())
+    consumer._committed_offset[EVENTS] = 3
+    order = guarded.keep_order(stream := SimpleNamespace(current_event=None))
+
+    def offer(offset: int) -> bool:
+        stream.current_event = SimpleNamespace(message=Message(EVENTS, offset))
+        try:
+            asyncio.run(order(offset))
+        except Skip:
+            return False
+        return True
+
+    assert [offer(n) for n in (3, 5, 6)] == [True, False, False]
+    assert [offer(n) for n in (4, 5, 6, 3)] == [True, True, True, True]  # 3: a replay
+    assert [offer(n) for n in (9, 9, 10)] == [False, True, True]  # 7, 8: not there
+    assert consumer.seeks == [(EVENTS, 3), (EVENTS, 4), (EVENTS, 7)]
+
+
+def test_a_stream_starts_again_from_the_committed_offset_after_a_rebalance() -> None:
+    consumer = Consumer(committed={EVENTS: 3})
+    guarded = guard(consumer)
+    asyncio.run(consumer.seek_to_committed())
+    consumer._committed_offset[EVENTS] = 3
+    assert through_stream(guarded, [3, 4, 5]) == [3, 4, 5]
+    consumer.committed[EVENTS] = consumer._committed_offset[EVENTS] = 10
+    asyncio.run(consumer.seek_to_committed())  # the partition came back at 10
+    assert through_stream(guarded, [10, 11]) == [10, 11]
