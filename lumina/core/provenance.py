@@ -83,13 +83,18 @@ class ProvenanceChain:
         return LinkedUnit(entry, self.lengths.get(scope, 0) + 1)
 
     def record(self, scope: str, placed: LinkedUnit) -> bool:
-        """Advance the scope's head to a placed unit; False if it was linked already."""
-        if placed.entry.unit_id in self.linked:
-            return False
-        self.linked[placed.entry.unit_id] = placed
-        self.heads[scope] = placed.entry.link
-        self.lengths[scope] = placed.sequence
-        return True
+        """Advance the scope's head to a placed unit; False if it was linked already.
+
+        A unit linked already still moves the head when it lies past it: a crash can keep
+        a unit's link (written first) and lose the head written after it, and a new unit
+        must not be linked behind the ones re-processed since."""
+        known = placed.entry.unit_id in self.linked
+        if not known:
+            self.linked[placed.entry.unit_id] = placed
+        if placed.sequence > self.lengths.get(scope, 0):
+            self.heads[scope] = placed.entry.link
+            self.lengths[scope] = placed.sequence
+        return not known
 
     def append(self, scope: str, unit_id: str, time_ms: int) -> ChainEntry:
         placed = self.place(scope, unit_id, time_ms)

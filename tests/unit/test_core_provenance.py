@@ -143,3 +143,21 @@ def test_provenance_relinking_a_known_unit_keeps_its_place() -> None:
     assert resumed.head("s") == first.head("s") and resumed.lengths["s"] == 4
     new = resumed.place("s", unit_id("s", [("n", 4)]), T0 + 4)
     assert new.entry.previous == first.head("s") and new.sequence == 5
+
+
+def test_provenance_relinking_units_past_a_lost_head_moves_the_head() -> None:
+    # A SIGKILL kept the links of units 3 and 4 (written first) but lost the head moves
+    # after them: re-processing 3 and 4 must bring the head along, or unit 5 would be
+    # linked after 2 and give position 3 a second time (seen on Kafka, tests/integration/
+    # test_e2e_recovery.py, with 512 kB producer batches).
+    first = ProvenanceChain()
+    ids = [unit_id("s", [("n", i)]) for i in range(5)]
+    for i, uid in enumerate(ids[:4]):
+        first.record("s", first.place("s", uid, T0 + i))
+    lost_head = ProvenanceChain(
+        heads={"s": first.linked[ids[1]].entry.link}, lengths={"s": 2}, linked=dict(first.linked)
+    )
+    for i, uid in enumerate(ids[2:4], start=2):
+        assert not lost_head.record("s", lost_head.place("s", uid, T0 + i))
+    new = lost_head.place("s", ids[4], T0 + 4)
+    assert new.sequence == 5 and new.entry.previous == first.head("s")
