@@ -23,9 +23,9 @@ from lumina.store import MemoryStore, open_store
 from lumina.store.search import MemorySearch
 from lumina.streams.admin import ensure_topics
 from lumina.streams.app import create_app
+from lumina.streams.delivery import attach_delivery_guard
 from lumina.streams.tables import StateTables
 from lumina.streams.topics import Topics
-from lumina.streams.delivery import attach_delivery_guard
 
 log = logging.getLogger(__name__)
 
