@@ -3,7 +3,7 @@
 Faust (faust-streaming 0.15.3 on aiokafka 0.14) can lose records between the fetch and
 the stream, and on this project's tests against real Kafka it did, after restarts and
 rebalances (`tests/integration/test_e2e_recovery.py`). aiokafka moves its position when
-Faust drains a fetch; Faust then drops what it drained in three cases:
+Faust drains a fetch; records went missing after that in four ways:
 
 1. Records of a partition Faust paused after the fetch (table recovery starts and ends,
    flow control), or fetched across a rebalance, are dropped without a seek back.
@@ -16,14 +16,14 @@ Faust drains a fetch; Faust then drops what it drained in three cases:
    a "gap" (its handling of compacted topics and transaction markers) and its next commit
    passes over it; and a single unacked offset at the head of the acked ones is committed
    over even without a gap (faust-streaming #606). Those events were lost for good.
-
 4. Faust's stream skips a record it receives while a rebalance has its flow control off,
    without acking it, while the records after it are processed: seen as events processed
    out of order after a restart (a chain position given twice, with 512 kB producer
    batches) and as one event left undelivered in a three-worker rebalance.
 
-`DeliveryGuard` wraps five methods of the consumer Faust created, for the worker's stream
-topics only (changelogs keep Faust's behaviour):
+`DeliveryGuard` wraps four methods of the consumer Faust created and adds a stream
+processor and a timer, for the worker's stream topics only (changelogs keep Faust's
+behaviour):
 
 - `seek_to_committed`: partitions with nothing committed are sought to their earliest
   offset, and the guard learns where delivery starts on each partition.
@@ -177,7 +177,7 @@ class DeliveryGuard:
             want, offset = expected.get(tp), message.offset
             if want is None or offset <= want or gaps.get(tp) == (want, offset):
                 # In order, a record processed before (a refetch), or a gap that came
-                # back after a seek to it: a real one, as in `in_order` below.
+                # back after a seek to it: a real one, as in `DeliveryGuard.in_order`.
                 expected[tp] = offset + 1 if want is None else max(want, offset + 1)
                 return value
             if gaps.get(tp, (None,))[0] != want:  # the records after it: sought already
