@@ -24,6 +24,7 @@ from lumina.store.search import MemorySearch
 from lumina.streams.admin import ensure_topics
 from lumina.streams.app import create_app
 from lumina.streams.delivery import attach_delivery_guard
+from lumina.streams.fair_fetch import attach_fair_fetch
 from lumina.streams.tables import StateTables
 from lumina.streams.topics import Topics
 
@@ -44,6 +45,7 @@ def build_worker(
     attach_sink_agents(app, topics, store, settings)
     attach_api(app, MemorySearch.from_settings(store, embedder, settings), topics)
     attach_delivery_guard(app)
+    attach_fair_fetch(app)
 
     @app.task
     async def quiet_debug_logging() -> None:

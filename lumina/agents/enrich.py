@@ -21,7 +21,7 @@ from lumina.schemas.state import AccessEvent, Consolidation
 from lumina.state import ContentIndex, NearDuplicates, NearMatch
 from lumina.state.chain import resume_chain, save_chain
 from lumina.state.keys import scoped
-from lumina.streams.tables import BatchOverlay, StateTables
+from lumina.streams.tables import BatchOverlay, StateTables, hand_over_changelogs
 from lumina.streams.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -224,5 +224,6 @@ def attach_enrich_agent(
             settings.batch_size, within=settings.batch_within_s
         ):
             await process(events)
+            await hand_over_changelogs(app)
 
     return enrich

@@ -19,7 +19,7 @@ from lumina.config import Settings
 from lumina.schemas import Entity, Roles
 from lumina.schemas.state import ActivityWindow, EntityActivation
 from lumina.state import StateChanges, StreamMemory
-from lumina.streams.tables import BatchOverlay, StateTables
+from lumina.streams.tables import BatchOverlay, StateTables, hand_over_changelogs
 from lumina.streams.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,7 @@ def attach_state_agent(
                 sources[unit.scope] = event
             for overlay in overlays:
                 overlay.flush(sources.__getitem__)
+            await hand_over_changelogs(app)
             records: list[EntityActivation | ActivityWindow] = [
                 *changes.activations.values(),
                 *changes.windows.values(),

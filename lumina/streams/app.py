@@ -8,6 +8,13 @@ from lumina.config import Settings
 
 PRODUCER_BATCH_BYTES = 512 * 1024
 PRODUCER_LINGER_MS = 5
+# Records handed over by one poll of the consumer. Faust stops fetching a partition whose
+# agent queue (4,096 events) passes its high-pressure mark (4,096 / 1.25), but the records
+# of a poll already taken are queued first, and a full queue blocks the hand-over for every
+# topic. Unbounded, one poll of a backlog was ~13,000 events (1 MB a partition of ~300-byte
+# events) against ~500 units (~8.6 kB each). With 500, and the partitions taking turns
+# (lumina.streams.fair_fetch), units reach the state and sink agents during a backlog.
+MAX_POLL_RECORDS = 500
 
 
 def create_app(settings: Settings, brokers: str) -> faust.App:
@@ -44,6 +51,7 @@ def create_app(settings: Settings, brokers: str) -> faust.App:
         # Faust flushes the producer before every commit, so at-least-once is unchanged.
         producer_max_batch_size=PRODUCER_BATCH_BYTES,
         producer_linger_ms=PRODUCER_LINGER_MS,
+        broker_max_poll_records=MAX_POLL_RECORDS,
         web_enabled=True,
         web_bind=settings.api_host,
         web_host=settings.api_host,

@@ -174,3 +174,16 @@ class BatchOverlay(MutableMapping[str, Any]):
         count = len(self.changed)
         self.changed.clear()
         return count
+
+
+async def hand_over_changelogs(app: faust.App) -> None:
+    """Wait until the table writes an agent queued are handed to the producer.
+
+    Faust queues a table write's changelog record in its producer buffer, and its consumer
+    waits for that buffer to ebb (100 records) before it hands over any fetched record,
+    whatever the topic. The enrich agent writes ~1,000 keys a batch at 10,000 scopes and
+    the state agent more, from queues thousands of records deep, so the buffer stayed full
+    and the units waiting for the state and sink agents were handed over a few at a time.
+    An agent that hands over its own writes before its next batch pays for them itself.
+    """
+    await app.producer.buffer.flush()
