@@ -34,7 +34,7 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from lumina.brokers import free_port, make_broker
 from lumina.config import Settings
@@ -42,6 +42,7 @@ from lumina.core.provenance import ProvenanceChain
 from lumina.enrich import Incoming, Pipeline
 from lumina.schemas import TextEvent
 from lumina.streams.admin import ensure_topics
+from lumina.streams.tables import TABLES, changelog_topics
 
 REPO = Path(__file__).resolve().parents[1]
 LOCOMO = REPO.parent / "shared" / "data" / "locomo-dev.json"
@@ -186,6 +187,22 @@ def wait_for_units(
     raise SystemExit(f"the store did not reach {units} units")
 
 
+async def changelog_records(bootstrap: str, settings: Settings) -> dict[str, int]:
+    """Records written to each table's changelog so far (sum of its partitions' end offsets)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        out = {}
+        for (name, _), topic in zip(TABLES.values(), changelog_topics(settings), strict=True):
+            # `lumina.streams.admin` creates them with the events' partition count.
+            parts = [TopicPartition(topic, p) for p in range(settings.partitions)]
+            ends = await consumer.end_offsets(parts)
+            out[name] = sum(ends.values())
+        return out
+    finally:
+        await consumer.stop()
+
+
 def rss_mib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS"):
@@ -259,6 +276,14 @@ def main() -> None:
                 f"reached the topic ({(len(times) - 1) / stored_s:,.0f} units/s)"
             )
             print(f"memory      worker RSS {rss_mib(proc.pid)} MiB after {len(times):,} events")
+            # What the tables cost the worker: each record is one Faust publish and one
+            # RocksDB offset write. Counted once every unit is stored, so the state agent
+            # has (nearly always) written its share too.
+            records = asyncio.run(changelog_records(bootstrap, settings))
+            print(
+                f"state       {sum(records.values()) / len(times):.1f} changelog records a unit "
+                f"({', '.join(f'{n} {c / len(times):.1f}' for n, c in records.items())})"
+            )
             sent = len(bodies)
             if args.rate:
                 # Let the sink and the state agent finish the backlog first: a latency taken
