@@ -3,7 +3,7 @@ same enrichment in-process, in one run.
 
 Run: .venv/bin/python bench/stream.py [--broker kafka|tansu] [--profile fast|full]
                                       [--events N] [--scopes S] [--rate R --seconds T]
-                                      [--rss-events M [--rss-every K]]
+                                      [--rss-events M [--rss-every K]] [--workers W]
 
 1. Throughput: N events (LoCoMo chat turns, or the demo conversation) across S scopes are
    published first; a worker (enrich, state, reinforcement and sink agents, as `lumina
@@ -17,7 +17,13 @@ Run: .venv/bin/python bench/stream.py [--broker kafka|tansu] [--profile fast|ful
 3. Memory (with --rss-events): the worker's RSS after M more events across S scopes, and
    every K units stored on the way.
 
-Everything runs on this machine: the broker, the worker and this script share its cores.
+With --workers W, W worker processes share the events in one consumer group, as a
+deployment scales out by partitions, each with a store of its own (chDB is embedded; a
+deployment's workers would share one ClickHouse). They start before the events are
+published, and the run begins once a warm-up set of events is stored by all of them, so the
+group has settled. Stored units and RSS are summed over the workers.
+
+Everything runs on this machine: the broker, the workers and this script share its cores.
 """
 
 from __future__ import annotations
@@ -47,6 +53,7 @@ from lumina.streams.tables import TABLES, changelog_topics
 REPO = Path(__file__).resolve().parents[1]
 LOCOMO = REPO.parent / "shared" / "data" / "locomo-dev.json"
 PREFIX = "bench"
+WARM_UP = "warm-up-"  # event ids (and scopes) of the events that let a group of workers settle
 
 
 def chat_turns() -> list[str]:
@@ -110,7 +117,11 @@ async def arrivals(bootstrap: str, count: int, timeout: float) -> list[tuple[flo
             for records in batch.values():
                 for record in records:
                     unit = json.loads(record.value)
-                    if unit["decay"]["access_count"] == 0 and unit["id"] not in seen:
+                    if (
+                        unit["decay"]["access_count"] == 0
+                        and unit["id"] not in seen
+                        and not unit["provenance"]["event_id"].startswith(WARM_UP)
+                    ):
                         seen.add(unit["id"])
                         out.append((now, unit))
     finally:
@@ -148,32 +159,54 @@ def start_worker(bootstrap: str, home: Path, profile: str, extra: dict[str, str]
     raise SystemExit("worker did not start")
 
 
-def stored_units(stats_url: str) -> int:
-    return int(json.loads(urllib.request.urlopen(stats_url).read())["units"])
+def stored_by_worker(stats_urls: list[str]) -> list[int]:
+    return [int(json.loads(urllib.request.urlopen(url).read())["units"]) for url in stats_urls]
 
 
-def wait_for_store(stats_url: str, units: int, timeout: float = 1800) -> None:
+def stored_units(stats_urls: list[str]) -> int:
+    return sum(stored_by_worker(stats_urls))
+
+
+def wait_for_store(stats_urls: list[str], units: int, timeout: float = 1800) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if stored_units(stats_url) >= units:
+        if stored_units(stats_urls) >= units:
             return
         time.sleep(1)
     raise SystemExit(f"the store did not reach {units} units")
 
 
+def settle(bootstrap: str, stats_urls: list[str], turns: list[str]) -> int:
+    """Publish warm-up events until every worker has stored some: the group's partitions are
+    then assigned to all of them. The number of warm-up units stored."""
+    sent = 0
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        bodies = [
+            {**body, "scope": WARM_UP + body["scope"], "event_id": WARM_UP + body["event_id"]}
+            for body in event_bodies(sent, 200, 200, turns)
+        ]
+        asyncio.run(produce(bootstrap, bodies))
+        sent += len(bodies)
+        wait_for_store(stats_urls, sent, timeout=300)
+        if min(stored_by_worker(stats_urls)) > 0:
+            return sent
+    raise SystemExit("the workers did not all get partitions")
+
+
 def wait_for_units(
-    stats_url: str, units: int, pid: int, every: int, timeout: float = 4 * 3600
+    stats_urls: list[str], units: int, pids: list[int], every: int, timeout: float = 4 * 3600
 ) -> int:
-    """Wait until the store holds `units`, printing the worker's RSS every `every` units
-    stored; its peak RSS meanwhile, in MiB."""
+    """Wait until the stores hold `units`, printing the workers' RSS every `every` units
+    stored; their peak RSS meanwhile, in MiB."""
     peak = 0
     started = time.monotonic()
     deadline = started + timeout
     next_report = every
     while time.monotonic() < deadline:
-        rss = rss_mib(pid)
+        rss = total_rss(pids)
         peak = max(peak, rss)
-        stored = stored_units(stats_url)
+        stored = stored_units(stats_urls)
         if stored >= next_report:
             print(
                 f"memory      worker RSS {rss} MiB with {stored:,} units stored "
@@ -210,6 +243,10 @@ def rss_mib(pid: int) -> int:
     return -1
 
 
+def total_rss(pids: list[int]) -> int:
+    return sum(rss_mib(pid) for pid in pids)
+
+
 def in_process_rate(bodies: list[dict], profile: str) -> float:
     settings = Settings(profile=profile)
     pipeline = Pipeline.from_settings(settings)
@@ -233,6 +270,7 @@ def main() -> None:
     parser.add_argument("--batch-within", default="0.05", help="LUMINA_BATCH_WITHIN_S")
     parser.add_argument("--rss-events", type=int, default=0)
     parser.add_argument("--rss-every", type=int, default=50_000, help="print RSS every N units")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes in the group")
     args = parser.parse_args()
     turns = chat_turns()
     work = Path(tempfile.mkdtemp(prefix="lumina-bench-"))
@@ -251,13 +289,30 @@ def main() -> None:
         # The baseline first, while nothing else runs: measured while the worker still
         # drained its state and sink agents, it moved from 732 to 1,203 units/s between runs.
         base = in_process_rate(bodies[: min(len(bodies), 10_000)], args.profile)
+        procs: list[subprocess.Popen] = []
+        stats_urls: list[str] = []
+
+        def start_workers() -> None:
+            for n in range(args.workers):
+                home = work / f"worker-{n}"
+                home.mkdir()
+                proc, url = start_worker(bootstrap, home, args.profile, extra)
+                procs.append(proc)
+                stats_urls.append(url)
+
+        warm = 0
+        if args.workers > 1:
+            start_workers()
+            warm = settle(bootstrap, stats_urls, turns)
+            by_worker = stored_by_worker(stats_urls)
+            print(f"workers     {args.workers}, warm-up units stored by each {by_worker}")
         asyncio.run(produce(bootstrap, bodies))
-        home = work / "worker"
-        home.mkdir()
-        proc, stats_url = start_worker(bootstrap, home, args.profile, extra)
+        if not procs:
+            start_workers()
+        pids = [proc.pid for proc in procs]
         try:
             got = asyncio.run(arrivals(bootstrap, args.events, timeout=3600))
-            stored = stored_units(stats_url)
+            stored = stored_units(stats_urls) - warm
             times = [t for t, _ in got]
             stream = (len(times) - 1) / (times[-1] - times[0])
             print(
@@ -269,26 +324,27 @@ def main() -> None:
                 f"store       {stored:,} of {len(times):,} units stored "
                 f"({stored / len(times):.0%}) when the last one reached the topic"
             )
-            wait_for_store(stats_url, len(times))
+            wait_for_store(stats_urls, warm + len(times))
             stored_s = time.time() - times[0]
             print(
                 f"store       all {len(times):,} stored {stored_s:.0f} s after the first unit "
                 f"reached the topic ({(len(times) - 1) / stored_s:,.0f} units/s)"
             )
-            print(f"memory      worker RSS {rss_mib(proc.pid)} MiB after {len(times):,} events")
+            print(f"memory      worker RSS {total_rss(pids)} MiB after {len(times):,} events")
             # What the tables cost the worker: each record is one Faust publish and one
             # RocksDB offset write. Counted once every unit is stored, so the state agent
             # has (nearly always) written its share too.
             records = asyncio.run(changelog_records(bootstrap, settings))
+            units = warm + len(times)
             print(
-                f"state       {sum(records.values()) / len(times):.1f} changelog records a unit "
-                f"({', '.join(f'{n} {c / len(times):.1f}' for n, c in records.items())})"
+                f"state       {sum(records.values()) / units:.1f} changelog records a unit "
+                f"({', '.join(f'{n} {c / units:.1f}' for n, c in records.items())})"
             )
             sent = len(bodies)
             if args.rate:
                 # Let the sink and the state agent finish the backlog first: a latency taken
                 # while they catch up measures the backlog, not the steady state.
-                wait_for_store(stats_url, sent)
+                wait_for_store(stats_urls, warm + sent)
                 count = int(args.rate * args.seconds)
                 steady = event_bodies(sent, count, args.scopes, turns)
                 sent += count
@@ -316,20 +372,22 @@ def main() -> None:
                     count = min(100_000, sent + args.rss_events - first)
                     asyncio.run(produce(bootstrap, event_bodies(first, count, args.scopes, turns)))
                 sent += args.rss_events
-                peak = wait_for_units(stats_url, sent, proc.pid, args.rss_every)
+                peak = wait_for_units(stats_urls, warm + sent, pids, args.rss_every)
                 print(
-                    f"memory      worker RSS {rss_mib(proc.pid)} MiB (peak {peak} MiB) once "
+                    f"memory      worker RSS {total_rss(pids)} MiB (peak {peak} MiB) once "
                     f"{sent:,} events across {args.scopes:,} scopes are stored "
                     f"({time.monotonic() - started:.0f} s)"
                 )
-            print(f"store       {json.loads(urllib.request.urlopen(stats_url).read())}")
+            print(f"store       units stored by each worker {stored_by_worker(stats_urls)}")
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:  # still draining its buffers: the bench is done
-                proc.kill()
-                proc.wait()
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                try:
+                    proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:  # still draining its buffers: the bench is done
+                    proc.kill()
+                    proc.wait()
     finally:
         broker.stop()
 
