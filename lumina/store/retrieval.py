@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from lumina.config import Settings
 from lumina.store.client import MemoryStore
 
 # BM25 as Robertson and Spärck Jones weight it, with the usual k1 and b.
@@ -32,8 +33,8 @@ MAX_QUERY_TERMS = 32
 # rarest word's), and each is scored on all the query's words. A query of common words is
 # thus answered from its rarest one, not from a scan of most of the scope.
 MAX_SCORED_ROWS = 20_000
-# HNSW candidate list per dense search (LUMINA_SEARCH_HNSW_EF); see `dense_candidates`.
-DEFAULT_HNSW_EF = 1024
+# HNSW candidate list per dense search; see `dense_candidates`.
+DEFAULT_HNSW_EF: int = Settings.model_fields["search_hnsw_ef"].default
 
 
 @dataclass(frozen=True)

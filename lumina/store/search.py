@@ -29,7 +29,6 @@ from lumina.errors import QueryRefused
 from lumina.schemas.events import Scope
 from lumina.store.client import MemoryStore
 from lumina.store.retrieval import (
-    DEFAULT_HNSW_EF,
     Filters,
     StoredHit,
     dense_candidates,
@@ -53,14 +52,19 @@ class Encoder(Protocol):
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
+def _default(setting: str) -> Any:
+    """The default of a `LUMINA_SEARCH_*` setting, so the weights and the settings agree."""
+    return Settings.model_fields[setting].default
+
+
 @dataclass(frozen=True)
 class SearchWeights:
-    dense: float = 1.0
-    lexical: float = 1.0
-    strength: float = 0.2
-    rrf_k: int = 60
-    candidates: int = 100
-    hnsw_ef: int = DEFAULT_HNSW_EF
+    dense: float = _default("search_dense_weight")
+    lexical: float = _default("search_lexical_weight")
+    strength: float = _default("search_strength_weight")
+    rrf_k: int = _default("search_rrf_k")
+    candidates: int = _default("search_candidates")
+    hnsw_ef: int = _default("search_hnsw_ef")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SearchWeights:
