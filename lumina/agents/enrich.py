@@ -7,11 +7,13 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import faust
 from pydantic import BaseModel
 
+from lumina.agents.retry import until_done
 from lumina.config import Settings
 from lumina.core.identity import content_hash
 from lumina.enrich import EnrichResult, Incoming, Pipeline
@@ -217,13 +219,13 @@ def attach_enrich_agent(
                 len(result.duplicates),
                 len(batch.dead) + len(result.failures),
             )
+        await hand_over_changelogs(app)
 
     @app.agent(topics.events, name="lumina.enrich")
     async def enrich(stream: faust.StreamT) -> None:
         async for events in stream.take_events(  # type: ignore[attr-defined]
             settings.batch_size, within=settings.batch_within_s
         ):
-            await process(events)
-            await hand_over_changelogs(app)
+            await until_done(partial(process, events), f"enriching {len(events)} events")
 
     return enrich

@@ -22,7 +22,7 @@ from typing import Any
 import faust
 from pydantic import ValidationError
 
-from lumina.agents.retry import until_stored
+from lumina.agents.retry import until_done, until_stored
 from lumina.config import Settings
 from lumina.schemas import MemoryUnit
 from lumina.schemas.state import AccessEvent
@@ -73,39 +73,42 @@ def parse_accesses(events: Sequence[faust.EventT]) -> list[tuple[AccessEvent, fa
 def attach_reinforce_agent(
     app: faust.App, topics: Topics, tables: StateTables, store: MemoryStore, settings: Settings
 ) -> Any:
+    async def apply(events: list[faust.EventT]) -> None:
+        accesses = parse_accesses(events)
+        wanted = {(a.scope, a.unit_id) for a, _ in accesses}
+        units = await fetch_units(store, wanted, settings.sink_within_s)
+        decay = BatchOverlay(tables.decay)
+        ledger = DecayLedger(
+            decay,
+            alpha=settings.reinforce_alpha,
+            half_life_max_s=settings.half_life_max_s,
+        )
+        latest: dict[tuple[str, str], DecayState] = {}
+        sources: dict[str, faust.EventT] = {}
+        for access, event in accesses:
+            key = (access.scope, access.unit_id)
+            unit = units.get(key)
+            initial = ingest_state(unit) if unit else None
+            if initial is None and ledger.get(*key) is None:
+                # Never stored and never accessed: its ingest state is the default.
+                initial = DecayState(settings.half_life_s, access.at_ms, 0)
+            latest[key] = ledger.access(access.scope, access.unit_id, access.at_ms, initial)
+            sources[access.scope] = event
+        decay.flush(sources.__getitem__)
+        for key, state in latest.items():
+            unit = units.get(key)
+            if unit is None:
+                log.warning("unit %s of scope %s is not stored yet", key[1], key[0])
+                continue
+            await topics.units.send(
+                key=key[0].encode(), value=reinforced_unit(unit, state).to_json()
+            )
+
     @app.agent(topics.access, name="lumina.reinforce")
     async def reinforce(stream: faust.StreamT) -> None:
         async for events in stream.take_events(  # type: ignore[attr-defined]
             settings.sink_batch_size, within=settings.sink_within_s
         ):
-            accesses = parse_accesses(events)
-            wanted = {(a.scope, a.unit_id) for a, _ in accesses}
-            units = await fetch_units(store, wanted, settings.sink_within_s)
-            decay = BatchOverlay(tables.decay)
-            ledger = DecayLedger(
-                decay,
-                alpha=settings.reinforce_alpha,
-                half_life_max_s=settings.half_life_max_s,
-            )
-            latest: dict[tuple[str, str], DecayState] = {}
-            sources: dict[str, faust.EventT] = {}
-            for access, event in accesses:
-                key = (access.scope, access.unit_id)
-                unit = units.get(key)
-                initial = ingest_state(unit) if unit else None
-                if initial is None and ledger.get(*key) is None:
-                    # Never stored and never accessed: its ingest state is the default.
-                    initial = DecayState(settings.half_life_s, access.at_ms, 0)
-                latest[key] = ledger.access(access.scope, access.unit_id, access.at_ms, initial)
-                sources[access.scope] = event
-            decay.flush(sources.__getitem__)
-            for key, state in latest.items():
-                unit = units.get(key)
-                if unit is None:
-                    log.warning("unit %s of scope %s is not stored yet", key[1], key[0])
-                    continue
-                await topics.units.send(
-                    key=key[0].encode(), value=reinforced_unit(unit, state).to_json()
-                )
+            await until_done(partial(apply, events), f"reinforcing {len(events)} accesses")
 
     return reinforce

@@ -1,10 +1,23 @@
-"""Store calls that wait out a store outage instead of failing the agent that makes them."""
+"""Batches that are tried again until they go through, instead of being lost or crashing.
+
+Faust acknowledges a `take_events` batch in a `finally` block: when an agent's body raises,
+the batch is acknowledged all the same, its offsets are committed with the next commit,
+and Faust restarts the agent on the records after it. A batch that failed halfway (a
+broker or store error, a bug) would be lost without a trace but a log line. So every agent
+runs its batch through `until_done`: the batch is kept and tried again with backoff, and
+nothing after it is read meanwhile (the consumer pauses once its buffer fills). Trying a
+batch again is what a redelivery after a crash does, and the stages absorb that: stable unit
+ids, chain positions, content claims, state keyed by chain position, ReplacingMergeTree in
+the store (reinforcement counts an access applied twice twice, as after a crash).
+A failure that never clears stalls its agent, visibly, rather than dropping data; a worker
+stopped meanwhile waits for the batch, and killed, has committed nothing of it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 log = logging.getLogger(__name__)
@@ -13,19 +26,27 @@ T = TypeVar("T")
 MAX_BACKOFF_S = 30.0
 
 
-async def until_stored(call: Callable[[], T], rows: int, what: str) -> T:
-    """Run a store call (in a thread) until it succeeds, retrying failures with backoff.
+async def until_done(attempt: Callable[[], Awaitable[T]], what: str) -> T:
+    """Await `attempt()` until it succeeds, retrying any exception with backoff.
 
-    The agent reads nothing more meanwhile and its batch is not acknowledged, so its offsets
-    are not committed: a store outage slows the stream (the consumer pauses once its buffer
-    fills) instead of losing data or crashing the agent. A worker stopped meanwhile waits
-    for the batch (Faust's stop waits for acknowledgements); killed, it has committed
-    nothing of it, and the restart reads it again."""
+    Cancellation (a rebalance, a stop) is not an exception here and ends the wait. The first
+    failure is logged with its traceback, the ones after it in a line each.
+    """
     delay = 0.5
+    failures = 0
     while True:
         try:
-            return await asyncio.to_thread(call)
-        except Exception as exc:  # any store failure: keep the batch and try again
-            log.warning("storing %d %s failed (%s); retrying in %.1fs", rows, what, exc, delay)
+            return await attempt()
+        except Exception as exc:  # whatever failed, the batch is kept and tried again
+            failures += 1
+            log.warning(
+                "%s failed (%s); retrying in %.1fs", what, exc, delay, exc_info=failures == 1
+            )
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF_S)
+
+
+async def until_stored(call: Callable[[], T], rows: int, what: str) -> T:
+    """Run a store call (in a thread) until it succeeds: a store outage slows the stream
+    instead of losing data or crashing the agent."""
+    return await until_done(lambda: asyncio.to_thread(call), f"storing {rows} {what}")

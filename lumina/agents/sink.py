@@ -14,7 +14,7 @@ import faust
 import pyarrow as pa
 from pydantic import Field, TypeAdapter, ValidationError
 
-from lumina.agents.retry import until_stored
+from lumina.agents.retry import until_done, until_stored
 from lumina.config import Settings
 from lumina.errors import ReasonCode
 from lumina.schemas import DeadLetter, MemoryUnit
@@ -102,18 +102,21 @@ def attach_sink_agents(
     settings: Settings,
     clock: Callable[[], int] = lambda: int(time.time() * 1000),
 ) -> tuple[Any, Any]:
+    async def store_units(events: list[faust.EventT]) -> None:
+        # Parsing thousands of units is tens of milliseconds of CPU: in a thread, like the
+        # insert, so the event loop keeps serving the other agents meanwhile.
+        raws = [(event.message.value or b"", event.message.key) for event in events]
+        units, rejects = await asyncio.to_thread(parse_units, raws, clock())
+        await until_stored(partial(store.insert_units, units), len(units), "units")
+        for letter in rejects:
+            await topics.dead_letter.send(value=letter.model_dump_json().encode())
+
     @app.agent(topics.units, name="lumina.sink-units")
     async def sink_units(stream: faust.StreamT) -> None:
         async for events in stream.take_events(  # type: ignore[attr-defined]
             settings.sink_batch_size, within=settings.sink_within_s
         ):
-            # Parsing thousands of units is tens of milliseconds of CPU: in a thread, like the
-            # insert, so the event loop keeps serving the other agents meanwhile.
-            raws = [(event.message.value or b"", event.message.key) for event in events]
-            units, rejects = await asyncio.to_thread(parse_units, raws, clock())
-            await until_stored(partial(store.insert_units, units), len(units), "units")
-            for letter in rejects:
-                await topics.dead_letter.send(value=letter.model_dump_json().encode())
+            await until_done(partial(store_units, events), f"sinking {len(events)} units")
 
     def memory_sink(
         topic: faust.TopicT, adapter: TypeAdapter[Any], tables: Callable[[Any], list[Table]]
@@ -121,19 +124,20 @@ def attach_sink_agents(
         """An agent storing one of the stream memory's record topics, batch by batch."""
         what = topic.get_topic_name()
 
+        async def store_records(events: list[faust.EventT]) -> None:
+            raws = [(event.message.value or b"", event.message.key) for event in events]
+            records, rejects = parse_records(raws, adapter.validate_json, what, clock())
+            for name, table in tables(records):
+                await until_stored(partial(store.insert_table, name, table), table.num_rows, name)
+            for letter in rejects:
+                await topics.dead_letter.send(value=letter.model_dump_json().encode())
+
         @app.agent(topic, name=f"lumina.sink-{what.rsplit('.', 1)[-1]}")
         async def sink(stream: faust.StreamT) -> None:
             async for events in stream.take_events(  # type: ignore[attr-defined]
                 settings.sink_batch_size, within=settings.sink_within_s
             ):
-                raws = [(event.message.value or b"", event.message.key) for event in events]
-                records, rejects = parse_records(raws, adapter.validate_json, what, clock())
-                for name, table in tables(records):
-                    await until_stored(
-                        partial(store.insert_table, name, table), table.num_rows, name
-                    )
-                for letter in rejects:
-                    await topics.dead_letter.send(value=letter.model_dump_json().encode())
+                await until_done(partial(store_records, events), f"sinking {len(events)} {what}")
 
         return sink
 
@@ -141,20 +145,25 @@ def attach_sink_agents(
     memory_sink(topics.consolidations, _CONSOLIDATION, consolidation_tables)
     memory_sink(topics.timelines, _TIMELINE, timeline_tables)
 
+    async def store_dead_letters(events: list[faust.EventT]) -> None:
+        letters = []
+        for event in events:
+            raw = event.message.value or b""
+            try:
+                letters.append(DeadLetter.model_validate_json(raw))
+            except ValidationError:
+                log.error("dropping a malformed dead letter of %d bytes", len(raw))
+        await until_stored(
+            partial(store.insert_dead_letters, letters), len(letters), "dead letters"
+        )
+
     @app.agent(topics.dead_letter, name="lumina.sink-dead-letters")
     async def sink_dead_letters(stream: faust.StreamT) -> None:
         async for events in stream.take_events(  # type: ignore[attr-defined]
             settings.sink_batch_size, within=settings.sink_within_s
         ):
-            letters = []
-            for event in events:
-                raw = event.message.value or b""
-                try:
-                    letters.append(DeadLetter.model_validate_json(raw))
-                except ValidationError:
-                    log.error("dropping a malformed dead letter of %d bytes", len(raw))
-            await until_stored(
-                partial(store.insert_dead_letters, letters), len(letters), "dead letters"
+            await until_done(
+                partial(store_dead_letters, events), f"sinking {len(events)} dead letters"
             )
 
     return sink_units, sink_dead_letters

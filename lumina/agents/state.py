@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from functools import partial
 from typing import Any
 
 import faust
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from lumina.agents.retry import until_done
 from lumina.config import Settings
 from lumina.schemas import Entity, Roles
 from lumina.schemas.state import ActivityWindow, EntityActivation
@@ -73,48 +75,51 @@ def parse_facts(values: list[bytes | None]) -> list[UnitFacts | None]:
 def attach_state_agent(
     app: faust.App, topics: Topics, tables: StateTables, settings: Settings
 ) -> Any:
+    async def apply(events: list[faust.EventT]) -> None:
+        overlays = [
+            BatchOverlay(t)
+            for t in (tables.activations, tables.windows, tables.window_index, tables.timelines)
+        ]
+        memory = StreamMemory(
+            *overlays,
+            half_life_s=settings.activation_half_life_s,
+            window_s=settings.window_s,
+            expiry_s=settings.window_expiry_s,
+        )
+        changes = StateChanges()
+        sources: dict[str, faust.EventT] = {}
+        # Parsing is CPU work without tables: in a thread, so the loop serves the others.
+        facts = await asyncio.to_thread(parse_facts, [e.message.value for e in events])
+        for event, unit in zip(events, facts, strict=True):
+            if unit is None or unit.decay.access_count:
+                # Not a unit (the sink dead-letters it), or a reinforced version, whose
+                # mentions were counted at ingest.
+                continue
+            changes.merge(memory.apply(unit))
+            sources[unit.scope] = event
+        for overlay in overlays:
+            overlay.flush(sources.__getitem__)
+        await hand_over_changelogs(app)
+        records: list[EntityActivation | ActivityWindow] = [
+            *changes.activations.values(),
+            *changes.windows.values(),
+        ]
+        for record in records:
+            await topics.activations.send(
+                key=record.scope.encode(), value=record.model_dump_json().encode()
+            )
+        for change in changes.timeline:
+            await topics.timelines.send(
+                key=change.scope.encode(), value=change.model_dump_json().encode()
+            )
+        if changes.late_units:
+            log.info("%d units too late for their activity window", changes.late_units)
+
     @app.agent(topics.units, name="lumina.state")
     async def remember(stream: faust.StreamT) -> None:
         async for events in stream.take_events(  # type: ignore[attr-defined]
             settings.batch_size, within=settings.batch_within_s
         ):
-            overlays = [
-                BatchOverlay(t)
-                for t in (tables.activations, tables.windows, tables.window_index, tables.timelines)
-            ]
-            memory = StreamMemory(
-                *overlays,
-                half_life_s=settings.activation_half_life_s,
-                window_s=settings.window_s,
-                expiry_s=settings.window_expiry_s,
-            )
-            changes = StateChanges()
-            sources: dict[str, faust.EventT] = {}
-            # Parsing is CPU work without tables: in a thread, so the loop serves the others.
-            facts = await asyncio.to_thread(parse_facts, [e.message.value for e in events])
-            for event, unit in zip(events, facts, strict=True):
-                if unit is None or unit.decay.access_count:
-                    # Not a unit (the sink dead-letters it), or a reinforced version, whose
-                    # mentions were counted at ingest.
-                    continue
-                changes.merge(memory.apply(unit))
-                sources[unit.scope] = event
-            for overlay in overlays:
-                overlay.flush(sources.__getitem__)
-            await hand_over_changelogs(app)
-            records: list[EntityActivation | ActivityWindow] = [
-                *changes.activations.values(),
-                *changes.windows.values(),
-            ]
-            for record in records:
-                await topics.activations.send(
-                    key=record.scope.encode(), value=record.model_dump_json().encode()
-                )
-            for change in changes.timeline:
-                await topics.timelines.send(
-                    key=change.scope.encode(), value=change.model_dump_json().encode()
-                )
-            if changes.late_units:
-                log.info("%d units too late for their activity window", changes.late_units)
+            await until_done(partial(apply, events), f"remembering {len(events)} units")
 
     return remember

@@ -1,0 +1,68 @@
+"""A batch that fails as a whole is tried again, not lost (real Apache Kafka, real chDB).
+
+Faust acknowledges a `take_events` batch even when the agent's body raises, so without
+`lumina.agents.retry.until_done` the first batch of each failing agent would be committed
+and gone: fewer units in the store, activity windows that miss units.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from lumina.brokers import KafkaBroker
+from tests.integration.conftest import make_worker, publish
+from tests.integration.faulty_worker import FAULT
+
+pytestmark = [pytest.mark.kafka, pytest.mark.e2e]
+
+SCOPES = [f"fault.team-{i}" for i in range(3)]
+PER_SCOPE = 10
+
+
+def events() -> list[tuple[bytes, bytes]]:
+    out = []
+    for i in range(len(SCOPES) * PER_SCOPE):
+        scope = SCOPES[i % len(SCOPES)]
+        body = {
+            "scope": scope,
+            "text": f"Ticket {i}: Ana moved the Lisbon rollout review to the {i}th floor.",
+            "event_id": f"f{i}",
+            "ts": 1_780_000_000_000 + i,
+        }
+        out.append((scope.encode(), json.dumps(body).encode()))
+    return out
+
+
+def test_e2e_failed_batches_are_retried_and_nothing_is_lost(
+    kafka: KafkaBroker, tmp_path: Path
+) -> None:
+    worker = make_worker(kafka.bootstrap, tmp_path)
+    worker.command = [sys.executable, "-m", "tests.integration.faulty_worker"]
+    worker.create_topics()
+    worker.start()
+    try:
+        total = len(SCOPES) * PER_SCOPE
+        publish(worker.bootstrap, worker.topic("events"), events())
+        worker.wait_until(lambda: worker.api.stats()["units"] == total, 120, "every unit stored")
+        log = worker.log.read_text()
+        for where in ("enrichment", "state"):
+            assert f"{FAULT} in {where}" in log  # the fault happened, and was retried
+        assert "retrying" in log
+
+        rows = worker.api.sql("SELECT count(), uniqExact(event_id) FROM memory_units FINAL")
+        assert rows["rows"] == [[total, total]]
+        assert worker.api.stats()["dead_letters"] == 0
+        # The state agent's failed batch was applied once: every unit counted in its window.
+        query = "SELECT scope, sum(units) FROM activity_windows FINAL GROUP BY scope ORDER BY scope"
+        worker.wait_until(
+            lambda: worker.api.sql(query)["rows"] == [[s, PER_SCOPE] for s in SCOPES],
+            60,
+            f"{PER_SCOPE} units counted in each scope's activity windows",
+        )
+        assert worker.proc is not None and worker.proc.poll() is None  # never stopped
+    finally:
+        worker.stop()
