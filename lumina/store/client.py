@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +32,10 @@ log = logging.getLogger(__name__)
 # Read-only at the server: writes, DDL and settings changes are refused by ClickHouse itself,
 # so no SQL parsing of ours stands between a user and a write.
 READ_ONLY = {"readonly": 1}
+# How ClickHouse says a statement broke read-only mode (a write, DDL, a settings change):
+# error 164, READONLY. Not the word alone: every error quotes the query, and with it the
+# `SETTINGS readonly = 1` the client appended, so a typo would read as a refusal.
+REFUSED_READ_ONLY = re.compile(r"\bCode: 164\b|\(READONLY\)")
 
 
 def redact_dsn(dsn: str) -> str:
@@ -160,7 +165,7 @@ class MemoryStore:
                 result = self._client.query(sql, settings=READ_ONLY)
         except ClickHouseError as exc:
             message = str(exc)
-            if "READONLY" in message or "readonly" in message:
+            if REFUSED_READ_ONLY.search(message):
                 raise QueryRefused(
                     "refused: `lumina sql` is read-only (no writes, DDL or settings changes)"
                 ) from exc

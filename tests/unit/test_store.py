@@ -99,6 +99,23 @@ def test_store_sql_refuses_writes_ddl_and_settings(store: MemoryStore, statement
     assert store.read_only_sql("SELECT count() FROM memory_units")[1] == [(0,)]
 
 
+@pytest.mark.parametrize(
+    ("statement", "said"),
+    [("SELECT * FROM no_such_table", "no_such_table"), ("SELEC 1", "Syntax error")],
+)
+def test_store_sql_reports_a_bad_query_as_itself(
+    store: MemoryStore, statement: str, said: str
+) -> None:
+    """ClickHouse quotes the query, `SETTINGS readonly = 1` included, in every error: a typo
+    must not read as a refused write."""
+    from lumina.errors import StoreError
+
+    with pytest.raises(StoreError) as caught:
+        store.read_only_sql(statement)
+    assert not isinstance(caught.value, QueryRefused)
+    assert said in str(caught.value)
+
+
 def test_store_dead_letters_round_trip(store: MemoryStore) -> None:
     letter = DeadLetter.from_raw(b"\xff", reason=ReasonCode.INVALID_UTF8, message="m", time_ms=5)
     store.insert_dead_letters([letter, letter])
