@@ -13,6 +13,7 @@ from lumina.errors import LuminaError, QueryRefused
 from lumina.store.retrieval import Filters
 from lumina.store.search import MemorySearch
 from lumina.streams.access import send_accesses
+from lumina.streams.outbox import Outbox
 from lumina.streams.topics import Topics
 
 
@@ -43,9 +44,6 @@ def attach_api(app: faust.App, search: MemorySearch, topics: Topics) -> None:
     reinforcement agent makes those units last longer.
     """
 
-    async def send(key: bytes, value: bytes) -> None:
-        await topics.access.send(key=key, value=value)
-
     async def answer(web: Any, call: Any, *args: Any, accessed_in: str | None = None) -> Any:
         """Run `call` off the loop; errors become JSON; a result set of hits is published
         as accesses in scope `accessed_in`."""
@@ -56,7 +54,13 @@ def attach_api(app: faust.App, search: MemorySearch, topics: Topics) -> None:
         except LuminaError as exc:
             return web.json({"error": str(exc), "kind": "store"}, status=500)
         if accessed_in is not None:
+            outbox = Outbox()
+
+            async def send(key: bytes, value: bytes) -> None:
+                await outbox.send(topics.access, value, key)
+
             await send_accesses(send, accessed_in, [hit["id"] for hit in result["hits"]])
+            await outbox.delivered()  # a refused access is an error, not a silent loss
         return web.json(result)
 
     def hits(found: list[Any]) -> dict[str, Any]:

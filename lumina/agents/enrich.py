@@ -23,6 +23,7 @@ from lumina.schemas.state import AccessEvent, Consolidation
 from lumina.state import ContentIndex, NearDuplicates, NearMatch
 from lumina.state.chain import resume_chain, save_chain
 from lumina.state.keys import scoped
+from lumina.streams.outbox import Outbox
 from lumina.streams.tables import BatchOverlay, StateTables, hand_over_changelogs
 from lumina.streams.topics import Topics
 
@@ -202,15 +203,17 @@ def attach_enrich_agent(
         encoded = await asyncio.to_thread(
             lambda: [(u.scope.encode(), u.to_json()) for u in result.units]
         )
+        outbox = Outbox()
         for unit_key, value in encoded:
-            await topics.units.send(key=unit_key, value=value)
+            await outbox.send(topics.units, value, unit_key)
         for consolidation, access in duplicate_records(result) + near:
             scope_key = consolidation.scope.encode()
-            await topics.consolidations.send(key=scope_key, value=record_json(consolidation))
+            await outbox.send(topics.consolidations, record_json(consolidation), scope_key)
             if access is not None:
-                await topics.access.send(key=scope_key, value=record_json(access))
+                await outbox.send(topics.access, record_json(access), scope_key)
         for key, letter in batch.dead + stage_dead_letters(result, now_ms):
-            await topics.dead_letter.send(key=key, value=record_json(letter))
+            await outbox.send(topics.dead_letter, record_json(letter), key)
+        await outbox.delivered()
         if batch.dead or result.failures or result.duplicates:
             log.info(
                 "batch of %d: %d units, %d duplicates, %d dead letters",

@@ -29,6 +29,7 @@ from lumina.schemas.state import AccessEvent
 from lumina.state import DecayLedger
 from lumina.state.reinforcement import DecayState, ingest_state, reinforced_unit
 from lumina.store import MemoryStore
+from lumina.streams.outbox import Outbox
 from lumina.streams.tables import BatchOverlay, StateTables
 from lumina.streams.topics import Topics
 
@@ -95,14 +96,14 @@ def attach_reinforce_agent(
             latest[key] = ledger.access(access.scope, access.unit_id, access.at_ms, initial)
             sources[access.scope] = event
         decay.flush(sources.__getitem__)
+        outbox = Outbox()
         for key, state in latest.items():
             unit = units.get(key)
             if unit is None:
                 log.warning("unit %s of scope %s is not stored yet", key[1], key[0])
                 continue
-            await topics.units.send(
-                key=key[0].encode(), value=reinforced_unit(unit, state).to_json()
-            )
+            await outbox.send(topics.units, reinforced_unit(unit, state).to_json(), key[0].encode())
+        await outbox.delivered()
 
     @app.agent(topics.access, name="lumina.reinforce")
     async def reinforce(stream: faust.StreamT) -> None:

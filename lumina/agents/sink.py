@@ -27,6 +27,7 @@ from lumina.store.memory_rows import (
     timeline_table,
     window_table,
 )
+from lumina.streams.outbox import Outbox
 from lumina.streams.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -102,14 +103,19 @@ def attach_sink_agents(
     settings: Settings,
     clock: Callable[[], int] = lambda: int(time.time() * 1000),
 ) -> tuple[Any, Any]:
+    async def dead_letter(letters: list[DeadLetter]) -> None:
+        outbox = Outbox()
+        for letter in letters:
+            await outbox.send(topics.dead_letter, letter.model_dump_json().encode())
+        await outbox.delivered()
+
     async def store_units(events: list[faust.EventT]) -> None:
         # Parsing thousands of units is tens of milliseconds of CPU: in a thread, like the
         # insert, so the event loop keeps serving the other agents meanwhile.
         raws = [(event.message.value or b"", event.message.key) for event in events]
         units, rejects = await asyncio.to_thread(parse_units, raws, clock())
         await until_stored(partial(store.insert_units, units), len(units), "units")
-        for letter in rejects:
-            await topics.dead_letter.send(value=letter.model_dump_json().encode())
+        await dead_letter(rejects)
 
     @app.agent(topics.units, name="lumina.sink-units")
     async def sink_units(stream: faust.StreamT) -> None:
@@ -129,8 +135,7 @@ def attach_sink_agents(
             records, rejects = parse_records(raws, adapter.validate_json, what, clock())
             for name, table in tables(records):
                 await until_stored(partial(store.insert_table, name, table), table.num_rows, name)
-            for letter in rejects:
-                await topics.dead_letter.send(value=letter.model_dump_json().encode())
+            await dead_letter(rejects)
 
         @app.agent(topic, name=f"lumina.sink-{what.rsplit('.', 1)[-1]}")
         async def sink(stream: faust.StreamT) -> None:

@@ -21,6 +21,7 @@ from lumina.config import Settings
 from lumina.schemas import Entity, Roles
 from lumina.schemas.state import ActivityWindow, EntityActivation
 from lumina.state import StateChanges, StreamMemory
+from lumina.streams.outbox import Outbox
 from lumina.streams.tables import BatchOverlay, StateTables, hand_over_changelogs
 from lumina.streams.topics import Topics
 
@@ -104,14 +105,16 @@ def attach_state_agent(
             *changes.activations.values(),
             *changes.windows.values(),
         ]
+        outbox = Outbox()
         for record in records:
-            await topics.activations.send(
-                key=record.scope.encode(), value=record.model_dump_json().encode()
+            await outbox.send(
+                topics.activations, record.model_dump_json().encode(), record.scope.encode()
             )
         for change in changes.timeline:
-            await topics.timelines.send(
-                key=change.scope.encode(), value=change.model_dump_json().encode()
+            await outbox.send(
+                topics.timelines, change.model_dump_json().encode(), change.scope.encode()
             )
+        await outbox.delivered()
         if changes.late_units:
             log.info("%d units too late for their activity window", changes.late_units)
 

@@ -2,16 +2,21 @@
 
 Faust acknowledges a `take_events` batch even when the agent's body raises, so without
 `lumina.agents.retry.until_done` the first batch of each failing agent would be committed
-and gone: fewer units in the store, activity windows that miss units.
+and gone: fewer units in the store, activity windows that miss units. And Faust's
+`topic.send` drops a record the broker refuses without telling the agent, so without
+`lumina.streams.outbox.Outbox` every refused unit was lost the same way.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 from pathlib import Path
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from lumina.brokers import KafkaBroker
 from tests.integration.conftest import make_worker, publish
@@ -64,5 +69,46 @@ def test_e2e_failed_batches_are_retried_and_nothing_is_lost(
             f"{PER_SCOPE} units counted in each scope's activity windows",
         )
         assert worker.proc is not None and worker.proc.poll() is None  # never stopped
+    finally:
+        worker.stop()
+
+
+def set_topic_config(bootstrap: str, topic: str, config: dict[str, str]) -> None:
+    async def run() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            resource = ConfigResource(ConfigResourceType.TOPIC, topic, configs=config)
+            await admin.alter_configs([resource])
+        finally:
+            await admin.close()
+
+    asyncio.run(run())
+
+
+def test_e2e_units_the_broker_refuses_are_sent_again_not_lost(
+    kafka: KafkaBroker, tmp_path: Path
+) -> None:
+    """A real refusal: `lumina.units` is made to take nothing over 1 kB (a unit is ~8 kB), so
+    the broker refuses every unit. The events must stay uncommitted until it takes them."""
+    worker = make_worker(kafka.bootstrap, tmp_path)
+    worker.create_topics()
+    units_topic = worker.topic("units")
+    set_topic_config(worker.bootstrap, units_topic, {"max.message.bytes": "1024"})
+    worker.start()
+    try:
+        total = len(SCOPES) * PER_SCOPE
+        publish(worker.bootstrap, worker.topic("events"), events())
+        worker.wait_until(
+            lambda: "enriching" in worker.log.read_text() and "retrying" in worker.log.read_text(),
+            60,
+            "a refused batch to be retried",
+        )
+        assert worker.api.stats()["units"] == 0
+        set_topic_config(worker.bootstrap, units_topic, {"max.message.bytes": "1048588"})
+        worker.wait_until(lambda: worker.api.stats()["units"] == total, 120, "every unit stored")
+        rows = worker.api.sql("SELECT count(), uniqExact(event_id) FROM memory_units FINAL")
+        assert rows["rows"] == [[total, total]]
+        assert worker.proc is not None and worker.proc.poll() is None
     finally:
         worker.stop()
