@@ -9,7 +9,7 @@ from typing import Any
 import faust
 
 from lumina.core.symbols import ROLES
-from lumina.errors import LuminaError, QueryRefused
+from lumina.errors import LuminaError, QueryInvalid, QueryRefused
 from lumina.store.retrieval import Filters
 from lumina.store.search import MemorySearch
 from lumina.streams.access import send_accesses
@@ -51,6 +51,8 @@ def attach_api(app: faust.App, search: MemorySearch, topics: Topics) -> None:
             result = await asyncio.to_thread(call, *args)
         except QueryRefused as exc:
             return web.json({"error": str(exc), "kind": "refused"}, status=400)
+        except QueryInvalid as exc:
+            return web.json({"error": str(exc), "kind": "query"}, status=400)
         except LuminaError as exc:
             return web.json({"error": str(exc), "kind": "store"}, status=500)
         if accessed_in is not None:

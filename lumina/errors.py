@@ -63,3 +63,8 @@ class StoreError(LuminaError):
 
 class QueryRefused(StoreError):
     """A query was refused before it reached the store (not read-only, bad scope, …)."""
+
+
+class QueryInvalid(StoreError):
+    """The store could not run a query as written: syntax, an unknown table, column or
+    function, argument types. The query's fault, not the store's."""

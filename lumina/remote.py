@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lumina.errors import QueryRefused, StoreError
+from lumina.errors import QueryInvalid, QueryRefused, StoreError
 
 if TYPE_CHECKING:
     from lumina.store.retrieval import Filters
@@ -87,7 +87,8 @@ class WorkerClient:
         except urllib.error.HTTPError as exc:
             body = json.loads(exc.read() or b"{}")
             error = body.get("error", f"HTTP {exc.code}")
-            raise (QueryRefused if body.get("kind") == "refused" else StoreError)(error) from exc
+            kinds = {"refused": QueryRefused, "query": QueryInvalid}
+            raise kinds.get(body.get("kind"), StoreError)(error) from exc
         except urllib.error.URLError as exc:
             raise StoreError(f"the worker at {self.api_url} did not answer: {exc.reason}") from exc
 

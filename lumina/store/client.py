@@ -15,7 +15,7 @@ import pyarrow as pa
 from clickhouse_connect.driver.exceptions import ClickHouseError
 from pydantic import ValidationError
 
-from lumina.errors import ConfigError, QueryRefused, StoreError
+from lumina.errors import ConfigError, QueryInvalid, QueryRefused, StoreError
 from lumina.schemas import DeadLetter, MemoryUnit
 from lumina.schemas.unit_wire import WireUnit
 from lumina.store.arrow import unit_arrow_table
@@ -36,6 +36,13 @@ READ_ONLY = {"readonly": 1}
 # error 164, READONLY. Not the word alone: every error quotes the query, and with it the
 # `SETTINGS readonly = 1` the client appended, so a typo would read as a refusal.
 REFUSED_READ_ONLY = re.compile(r"\bCode: 164\b|\(READONLY\)")
+ERROR_CODE = re.compile(r"\bCode: (\d+)\.")
+# ClickHouse errors that say the query is wrong as written (what ClickHouse's own HTTP
+# interface answers with 400 or 404): NO_SUCH_COLUMN_IN_TABLE, BAD_ARGUMENTS,
+# NUMBER_OF_ARGUMENTS_DOESNT_MATCH, ILLEGAL_TYPE_OF_ARGUMENT, UNKNOWN_FUNCTION,
+# UNKNOWN_IDENTIFIER, TYPE_MISMATCH, UNKNOWN_TABLE, SYNTAX_ERROR, UNKNOWN_DATABASE,
+# ILLEGAL_AGGREGATION, NOT_AN_AGGREGATE.
+QUERY_FAULTS = frozenset({16, 36, 42, 43, 46, 47, 53, 60, 62, 81, 184, 215})
 
 
 def redact_dsn(dsn: str) -> str:
@@ -169,7 +176,9 @@ class MemoryStore:
                 raise QueryRefused(
                     "refused: `lumina sql` is read-only (no writes, DDL or settings changes)"
                 ) from exc
-            raise StoreError(message.strip().splitlines()[0]) from exc
+            code = ERROR_CODE.search(message)
+            fault = QueryInvalid if code and int(code.group(1)) in QUERY_FAULTS else StoreError
+            raise fault(message.strip().splitlines()[0]) from exc
         return list(result.column_names), list(result.result_rows)
 
 

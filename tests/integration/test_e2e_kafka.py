@@ -130,3 +130,11 @@ def test_e2e_sql_is_read_only(kafka_worker: WorkerProcess) -> None:
         with pytest.raises(QueryRefused):
             kafka_worker.api.sql(statement)
     assert kafka_worker.api.sql("SELECT 1 AS one")["rows"] == [[1]]
+
+
+def test_e2e_sql_reports_a_bad_query_as_the_query_fault(kafka_worker: WorkerProcess) -> None:
+    """HTTP 400, kind "query": what a typo is, as ClickHouse's own HTTP interface says."""
+    from lumina.errors import QueryInvalid
+
+    with pytest.raises(QueryInvalid, match="no_such_table"):
+        kafka_worker.api.sql("SELECT * FROM no_such_table")
