@@ -7,13 +7,12 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 import faust
 from pydantic import BaseModel
 
-from lumina.agents.retry import until_done
+from lumina.agents.retry import each_batch
 from lumina.config import Settings
 from lumina.core.identity import content_hash
 from lumina.enrich import EnrichResult, Incoming, Pipeline
@@ -226,9 +225,8 @@ def attach_enrich_agent(
 
     @app.agent(topics.events, name="lumina.enrich")
     async def enrich(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(  # type: ignore[attr-defined]
-            settings.batch_size, within=settings.batch_within_s
-        ):
-            await until_done(partial(process, events), f"enriching {len(events)} events")
+        await each_batch(
+            stream, settings.batch_size, settings.batch_within_s, process, "enriching {n} events"
+        )
 
     return enrich

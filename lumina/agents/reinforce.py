@@ -22,7 +22,7 @@ from typing import Any
 import faust
 from pydantic import ValidationError
 
-from lumina.agents.retry import until_done, until_stored
+from lumina.agents.retry import each_batch, until_stored
 from lumina.config import Settings
 from lumina.schemas import MemoryUnit
 from lumina.schemas.state import AccessEvent
@@ -107,9 +107,12 @@ def attach_reinforce_agent(
 
     @app.agent(topics.access, name="lumina.reinforce")
     async def reinforce(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(  # type: ignore[attr-defined]
-            settings.sink_batch_size, within=settings.sink_within_s
-        ):
-            await until_done(partial(apply, events), f"reinforcing {len(events)} accesses")
+        await each_batch(
+            stream,
+            settings.sink_batch_size,
+            settings.sink_within_s,
+            apply,
+            "reinforcing {n} accesses",
+        )
 
     return reinforce

@@ -18,7 +18,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TypeVar
+
+import faust
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -44,6 +47,20 @@ async def until_done(attempt: Callable[[], Awaitable[T]], what: str) -> T:
             )
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_BACKOFF_S)
+
+
+async def each_batch(
+    stream: faust.StreamT,
+    size: int,
+    within: float,
+    handle: Callable[[list[faust.EventT]], Awaitable[None]],
+    what: str,
+) -> None:
+    """An agent's loop: `handle` every batch of the stream until it goes through.
+
+    `what` names the work in the log, with `{n}` for the batch's size."""
+    async for events in stream.take_events(size, within=within):  # type: ignore[attr-defined]
+        await until_done(partial(handle, events), what.format(n=len(events)))
 
 
 async def until_stored(call: Callable[[], T], rows: int, what: str) -> T:

@@ -14,7 +14,7 @@ import faust
 import pyarrow as pa
 from pydantic import Field, TypeAdapter, ValidationError
 
-from lumina.agents.retry import until_done, until_stored
+from lumina.agents.retry import each_batch, until_stored
 from lumina.config import Settings
 from lumina.errors import ReasonCode
 from lumina.schemas import DeadLetter, MemoryUnit
@@ -103,6 +103,8 @@ def attach_sink_agents(
     settings: Settings,
     clock: Callable[[], int] = lambda: int(time.time() * 1000),
 ) -> tuple[Any, Any]:
+    batching = (settings.sink_batch_size, settings.sink_within_s)
+
     async def dead_letter(letters: list[DeadLetter]) -> None:
         outbox = Outbox()
         for letter in letters:
@@ -119,10 +121,7 @@ def attach_sink_agents(
 
     @app.agent(topics.units, name="lumina.sink-units")
     async def sink_units(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(  # type: ignore[attr-defined]
-            settings.sink_batch_size, within=settings.sink_within_s
-        ):
-            await until_done(partial(store_units, events), f"sinking {len(events)} units")
+        await each_batch(stream, *batching, store_units, "sinking {n} units")
 
     def memory_sink(
         topic: faust.TopicT, adapter: TypeAdapter[Any], tables: Callable[[Any], list[Table]]
@@ -139,10 +138,7 @@ def attach_sink_agents(
 
         @app.agent(topic, name=f"lumina.sink-{what.rsplit('.', 1)[-1]}")
         async def sink(stream: faust.StreamT) -> None:
-            async for events in stream.take_events(  # type: ignore[attr-defined]
-                settings.sink_batch_size, within=settings.sink_within_s
-            ):
-                await until_done(partial(store_records, events), f"sinking {len(events)} {what}")
+            await each_batch(stream, *batching, store_records, f"sinking {{n}} {what}")
 
         return sink
 
@@ -164,11 +160,6 @@ def attach_sink_agents(
 
     @app.agent(topics.dead_letter, name="lumina.sink-dead-letters")
     async def sink_dead_letters(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(  # type: ignore[attr-defined]
-            settings.sink_batch_size, within=settings.sink_within_s
-        ):
-            await until_done(
-                partial(store_dead_letters, events), f"sinking {len(events)} dead letters"
-            )
+        await each_batch(stream, *batching, store_dead_letters, "sinking {n} dead letters")
 
     return sink_units, sink_dead_letters

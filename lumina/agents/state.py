@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from functools import partial
 from typing import Any
 
 import faust
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from lumina.agents.retry import until_done
+from lumina.agents.retry import each_batch
 from lumina.config import Settings
 from lumina.schemas import Entity, Roles
 from lumina.schemas.state import ActivityWindow, EntityActivation
@@ -120,9 +119,8 @@ def attach_state_agent(
 
     @app.agent(topics.units, name="lumina.state")
     async def remember(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(  # type: ignore[attr-defined]
-            settings.batch_size, within=settings.batch_within_s
-        ):
-            await until_done(partial(apply, events), f"remembering {len(events)} units")
+        await each_batch(
+            stream, settings.batch_size, settings.batch_within_s, apply, "remembering {n} units"
+        )
 
     return remember

@@ -32,11 +32,11 @@ log = logging.getLogger(__name__)
 # Read-only at the server: writes, DDL and settings changes are refused by ClickHouse itself,
 # so no SQL parsing of ours stands between a user and a write.
 READ_ONLY = {"readonly": 1}
-# How ClickHouse says a statement broke read-only mode (a write, DDL, a settings change):
-# error 164, READONLY. Not the word alone: every error quotes the query, and with it the
-# `SETTINGS readonly = 1` the client appended, so a typo would read as a refusal.
-REFUSED_READ_ONLY = re.compile(r"\bCode: 164\b|\(READONLY\)")
+# Errors are told apart by ClickHouse's code, never by their words: every error quotes the
+# query, and with it the `SETTINGS readonly = 1` the client appended.
 ERROR_CODE = re.compile(r"\bCode: (\d+)\.")
+# A write, DDL or settings change refused in read-only mode.
+READONLY = 164
 # ClickHouse errors that say the query is wrong as written (what ClickHouse's own HTTP
 # interface answers with 400 or 404): NO_SUCH_COLUMN_IN_TABLE, BAD_ARGUMENTS,
 # NUMBER_OF_ARGUMENTS_DOESNT_MATCH, ILLEGAL_TYPE_OF_ARGUMENT, UNKNOWN_FUNCTION,
@@ -172,12 +172,13 @@ class MemoryStore:
                 result = self._client.query(sql, settings=READ_ONLY)
         except ClickHouseError as exc:
             message = str(exc)
-            if REFUSED_READ_ONLY.search(message):
+            found = ERROR_CODE.search(message)
+            code = int(found.group(1)) if found else None
+            if code == READONLY:
                 raise QueryRefused(
                     "refused: `lumina sql` is read-only (no writes, DDL or settings changes)"
                 ) from exc
-            code = ERROR_CODE.search(message)
-            fault = QueryInvalid if code and int(code.group(1)) in QUERY_FAULTS else StoreError
+            fault = QueryInvalid if code in QUERY_FAULTS else StoreError
             raise fault(message.strip().splitlines()[0]) from exc
         return list(result.column_names), list(result.result_rows)
 

@@ -129,6 +129,24 @@ def kafka_worker(kafka: KafkaBroker, tmp_path: Path) -> Iterator[WorkerProcess]:
     worker.stop()
 
 
+def round_robin_events(
+    scopes: list[str], first: int, count: int, text: str, id_prefix: str
+) -> list[tuple[bytes, bytes]]:
+    """Events `first`… spread over `scopes` in turn, as (key, value): `text` with `{i}` for the
+    event's number, event ids `id_prefix` + number, a millisecond apart in event time."""
+    out = []
+    for i in range(first, first + count):
+        scope = scopes[i % len(scopes)]
+        body = {
+            "scope": scope,
+            "text": text.format(i=i),
+            "event_id": f"{id_prefix}{i}",
+            "ts": 1_780_000_000_000 + i,
+        }
+        out.append((scope.encode(), json.dumps(body).encode()))
+    return out
+
+
 def publish(bootstrap: str, topic: str, messages: list[tuple[bytes | None, bytes]]) -> None:
     async def run() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")

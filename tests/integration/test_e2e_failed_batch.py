@@ -10,7 +10,6 @@ and gone: fewer units in the store, activity windows that miss units. And Faust'
 from __future__ import annotations
 
 import asyncio
-import json
 import sys
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from lumina.brokers import KafkaBroker
-from tests.integration.conftest import make_worker, publish
+from tests.integration.conftest import make_worker, publish, round_robin_events
 from tests.integration.faulty_worker import FAULT
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e]
@@ -29,17 +28,8 @@ PER_SCOPE = 10
 
 
 def events() -> list[tuple[bytes, bytes]]:
-    out = []
-    for i in range(len(SCOPES) * PER_SCOPE):
-        scope = SCOPES[i % len(SCOPES)]
-        body = {
-            "scope": scope,
-            "text": f"Ticket {i}: Ana moved the Lisbon rollout review to the {i}th floor.",
-            "event_id": f"f{i}",
-            "ts": 1_780_000_000_000 + i,
-        }
-        out.append((scope.encode(), json.dumps(body).encode()))
-    return out
+    text = "Ticket {i}: Ana moved the Lisbon rollout review to the {i}th floor."
+    return round_robin_events(SCOPES, 0, len(SCOPES) * PER_SCOPE, text, "f")
 
 
 def test_e2e_failed_batches_are_retried_and_nothing_is_lost(

@@ -3,7 +3,6 @@ sink retries with backoff, nothing is dropped, and every unit ends in the store 
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lumina.brokers import KafkaBroker
-from tests.integration.conftest import make_worker, publish
+from tests.integration.conftest import make_worker, publish, round_robin_events
 from tests.integration.outage_worker import BEGIN, END
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e]
@@ -21,17 +20,8 @@ SCOPES = [f"outage.team-{i}" for i in range(6)]
 
 
 def events(first: int, count: int) -> list[tuple[bytes, bytes]]:
-    out = []
-    for i in range(first, first + count):
-        scope = SCOPES[i % len(SCOPES)]
-        body = {
-            "scope": scope,
-            "text": f"Status note {i}: the Lisbon rollout is on track.",
-            "event_id": f"o{i}",
-            "ts": 1_780_000_000_000 + i,
-        }
-        out.append((scope.encode(), json.dumps(body).encode()))
-    return out
+    text = "Status note {i}: the Lisbon rollout is on track."
+    return round_robin_events(SCOPES, first, count, text, "o")
 
 
 def test_e2e_store_outage_of_30_s_loses_nothing(kafka: KafkaBroker, tmp_path: Path) -> None:
