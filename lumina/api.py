@@ -59,7 +59,7 @@ def attach_api(app: faust.App, search: MemorySearch, topics: Topics) -> None:
             outbox = Outbox()
 
             async def send(key: bytes, value: bytes) -> None:
-                await outbox.send(topics.access, value, key)
+                outbox.add(topics.access, value, key)
 
             await send_accesses(send, accessed_in, [hit["id"] for hit in result["hits"]])
             await outbox.delivered()  # a refused access is an error, not a silent loss

@@ -23,7 +23,7 @@ from lumina.state import ContentIndex, NearDuplicates, NearMatch
 from lumina.state.chain import resume_chain, save_chain
 from lumina.state.keys import scoped
 from lumina.streams.outbox import Outbox
-from lumina.streams.tables import BatchOverlay, StateTables, hand_over_changelogs
+from lumina.streams.tables import BatchOverlay, StateTables, persist_offsets
 from lumina.streams.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -166,7 +166,9 @@ def attach_enrich_agent(
 ) -> Any:
     """Register the agent: events → units (or dead letters, or consolidated duplicates)."""
 
-    async def enrich_batch(batch: DecodedBatch) -> tuple[EnrichResult, list[Absorbed]]:
+    async def enrich_batch(
+        batch: DecodedBatch, outbox: Outbox
+    ) -> tuple[EnrichResult, list[Absorbed], list[BatchOverlay]]:
         # Read every key the batch may touch here, in the loop: the pipeline runs in a
         # thread, and Faust tables are not thread-safe.
         scopes = sorted({item.event.scope for item in batch.incoming})
@@ -191,28 +193,31 @@ def attach_enrich_agent(
         )
         absorbed = [near_duplicate_records(unit, near.check(unit)) for unit in result.units]
         sources = source_by_scope(batch.incoming, batch.sources)
-        for overlay in (chain_state, content, recent):
-            overlay.flush(sources.__getitem__)
-        return result, [records for records in absorbed if records is not None]
+        overlays = [chain_state, content, recent]
+        for overlay in overlays:
+            overlay.flush(sources.__getitem__, outbox)
+        return result, [records for records in absorbed if records is not None], overlays
 
     async def process(events: Sequence[faust.EventT]) -> None:
         now_ms = clock()
         batch = decode_batch(events, settings, now_ms)
-        result, near = await enrich_batch(batch) if batch.incoming else (EnrichResult(), [])
+        outbox = Outbox()
+        result, near, overlays = (
+            await enrich_batch(batch, outbox) if batch.incoming else (EnrichResult(), [], [])
+        )
         encoded = await asyncio.to_thread(
             lambda: [(u.scope.encode(), u.to_json()) for u in result.units]
         )
-        outbox = Outbox()
         for unit_key, value in encoded:
-            await outbox.send(topics.units, value, unit_key)
+            outbox.add(topics.units, value, unit_key)
         for consolidation, access in duplicate_records(result) + near:
             scope_key = consolidation.scope.encode()
-            await outbox.send(topics.consolidations, record_json(consolidation), scope_key)
+            outbox.add(topics.consolidations, record_json(consolidation), scope_key)
             if access is not None:
-                await outbox.send(topics.access, record_json(access), scope_key)
+                outbox.add(topics.access, record_json(access), scope_key)
         for key, letter in batch.dead + stage_dead_letters(result, now_ms):
-            await outbox.send(topics.dead_letter, record_json(letter), key)
-        await outbox.delivered()
+            outbox.add(topics.dead_letter, record_json(letter), key)
+        persist_offsets(overlays, await outbox.delivered())
         if batch.dead or result.failures or result.duplicates:
             log.info(
                 "batch of %d: %d units, %d duplicates, %d dead letters",
@@ -221,7 +226,6 @@ def attach_enrich_agent(
                 len(result.duplicates),
                 len(batch.dead) + len(result.failures),
             )
-        await hand_over_changelogs(app)
 
     @app.agent(topics.events, name="lumina.enrich")
     async def enrich(stream: faust.StreamT) -> None:

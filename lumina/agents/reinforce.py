@@ -30,7 +30,7 @@ from lumina.state import DecayLedger
 from lumina.state.reinforcement import DecayState, ingest_state, reinforced_unit
 from lumina.store import MemoryStore
 from lumina.streams.outbox import Outbox
-from lumina.streams.tables import BatchOverlay, StateTables
+from lumina.streams.tables import BatchOverlay, StateTables, persist_offsets
 from lumina.streams.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -95,15 +95,15 @@ def attach_reinforce_agent(
                 initial = DecayState(settings.half_life_s, access.at_ms, 0)
             latest[key] = ledger.access(access.scope, access.unit_id, access.at_ms, initial)
             sources[access.scope] = event
-        decay.flush(sources.__getitem__)
         outbox = Outbox()
+        decay.flush(sources.__getitem__, outbox)
         for key, state in latest.items():
             unit = units.get(key)
             if unit is None:
                 log.warning("unit %s of scope %s is not stored yet", key[1], key[0])
                 continue
-            await outbox.send(topics.units, reinforced_unit(unit, state).to_json(), key[0].encode())
-        await outbox.delivered()
+            outbox.add(topics.units, reinforced_unit(unit, state).to_json(), key[0].encode())
+        persist_offsets([decay], await outbox.delivered())
 
     @app.agent(topics.access, name="lumina.reinforce")
     async def reinforce(stream: faust.StreamT) -> None:

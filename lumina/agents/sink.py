@@ -108,7 +108,7 @@ def attach_sink_agents(
     async def dead_letter(letters: list[DeadLetter]) -> None:
         outbox = Outbox()
         for letter in letters:
-            await outbox.send(topics.dead_letter, letter.model_dump_json().encode())
+            outbox.add(topics.dead_letter, letter.model_dump_json().encode())
         await outbox.delivered()
 
     async def store_units(events: list[faust.EventT]) -> None:

@@ -21,7 +21,7 @@ from lumina.schemas import Entity, Roles
 from lumina.schemas.state import ActivityWindow, EntityActivation
 from lumina.state import StateChanges, StreamMemory
 from lumina.streams.outbox import Outbox
-from lumina.streams.tables import BatchOverlay, StateTables, hand_over_changelogs
+from lumina.streams.tables import BatchOverlay, StateTables, persist_offsets
 from lumina.streams.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -97,23 +97,18 @@ def attach_state_agent(
                 continue
             changes.merge(memory.apply(unit))
             sources[unit.scope] = event
+        outbox = Outbox()
         for overlay in overlays:
-            overlay.flush(sources.__getitem__)
-        await hand_over_changelogs(app)
+            overlay.flush(sources.__getitem__, outbox)
         records: list[EntityActivation | ActivityWindow] = [
             *changes.activations.values(),
             *changes.windows.values(),
         ]
-        outbox = Outbox()
         for record in records:
-            await outbox.send(
-                topics.activations, record.model_dump_json().encode(), record.scope.encode()
-            )
+            outbox.add(topics.activations, record.model_dump_json().encode(), record.scope.encode())
         for change in changes.timeline:
-            await outbox.send(
-                topics.timelines, change.model_dump_json().encode(), change.scope.encode()
-            )
-        await outbox.delivered()
+            outbox.add(topics.timelines, change.model_dump_json().encode(), change.scope.encode())
+        persist_offsets(overlays, await outbox.delivered())
         if changes.late_units:
             log.info("%d units too late for their activity window", changes.late_units)
 

@@ -8,7 +8,8 @@ is ~3,000 of them) came first poll after poll, and the units behind them waited.
 each poll the partitions it took from go to the back of the line, so each poll starts
 where the last one stopped.
 
-With the bounded poll and `hand_over_changelogs` (lumina.streams.tables), a worker
+With the bounded poll and the agents handing over their own table writes (then through
+Faust's producer buffer, now `BatchOverlay.flush` in lumina.streams.tables), a worker
 working through 20,000 events across 10,000 scopes had 74% of the units stored when the
 last one reached `lumina.units`, against 3-5% before, in the same total time
 (`bench/stream.py --events 20000 --scopes 10000`).

@@ -7,16 +7,18 @@ JSON values, and lives in RocksDB (or memory) with a changelog topic it is rebui
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import faust
 from faust.streams import _current_event
+from faust.types import TP
 
 from lumina.config import Settings
 from lumina.state.keys import SEPARATOR
+from lumina.streams.outbox import Outbox
 
 # Faust's RocksDB defaults are for one big table: 64 MiB write buffers (three of them) and a
 # 2 GiB block cache, per table and per partition. A worker here has eight tables times its
@@ -157,33 +159,55 @@ class BatchOverlay(MutableMapping[str, Any]):
     def __len__(self) -> int:
         return sum(1 for v in self.cache.values() if v is not None)
 
-    def flush(self, source_of_scope: Callable[[str], faust.EventT]) -> int:
-        """Write each changed key once, on the partition of an event of its scope.
+    def flush(self, source_of_scope: Callable[[str], faust.EventT], outbox: Outbox) -> int:
+        """Write each changed key once: to the table's local store now, and its changelog
+        record, on the partition of an event of its scope, into `outbox`, to go with the
+        batch's other records. Once the outbox is delivered, `persist_offsets` records how
+        far the changelog goes, as Faust's own write path does per record.
 
         A scope's own key (a chain head, a window index) is written after the scope's other
         keys. They share one changelog partition, which Kafka keeps in order, so a head that
         survives a crash implies the unit links written before it survived too.
+
+        Faust's `table[key] = value` sends the changelog record itself, through a message
+        object, a future and a callback per record, and queues it in a producer buffer the
+        agent then has to wait on; at ~7 records a unit that was most of the worker's time
+        (`bench/stream.py`). Here the local write goes straight to the table's store and the
+        changelog records go as record batches.
         """
+        store = self.table.data
+        changelog = self.table.changelog_topic
+        serializers = self.table.app.serializers
         for key in sorted(self.changed, key=lambda k: (SEPARATOR not in k, k)):
             value = self.cache[key]
-            with writing_for(source_of_scope(scope_of(key))):
+            event = source_of_scope(scope_of(key))
+            with writing_for(event):  # the store files a key under the current event's partition
                 if value is None:
-                    self.table.pop(key, None)
+                    store.pop(key, None)
                 else:
-                    self.table[key] = value
+                    store[key] = value
+            outbox.add(
+                changelog,
+                None
+                if value is None
+                else serializers.dumps_value(
+                    self.table.value_type, value, serializer=self.table.value_serializer
+                ),
+                serializers.dumps_key(
+                    self.table.key_type, key, serializer=self.table.key_serializer
+                ),
+                partition=event.message.partition,
+            )
         count = len(self.changed)
         self.changed.clear()
         return count
 
 
-async def hand_over_changelogs(app: faust.App) -> None:
-    """Wait until the table writes an agent queued are handed to the producer.
-
-    Faust queues a table write's changelog record in its producer buffer, and its consumer
-    waits for that buffer to ebb (100 records) before it hands over any fetched record,
-    whatever the topic. The enrich agent writes ~1,000 keys a batch at 10,000 scopes and
-    the state agent more, from queues thousands of records deep, so the buffer stayed full
-    and the units waiting for the state and sink agents were handed over a few at a time.
-    An agent that hands over its own writes before its next batch pays for them itself.
-    """
-    await app.producer.buffer.flush()
+def persist_offsets(overlays: Iterable[BatchOverlay], delivered: Mapping[TP, int]) -> None:
+    """Record in each table's store the last changelog offset the broker took, so a restart
+    or a rebalance reads the changelog on from there instead of from its start."""
+    for overlay in overlays:
+        topic = overlay.table.changelog_topic.get_topic_name()
+        for tp, offset in delivered.items():
+            if tp.topic == topic:
+                overlay.table.data.set_persisted_offset(tp, offset)
