@@ -10,6 +10,7 @@ and gone: fewer units in the store, activity windows that miss units. And Faust'
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sys
 from pathlib import Path
 
@@ -100,5 +101,52 @@ def test_e2e_units_the_broker_refuses_are_sent_again_not_lost(
         rows = worker.api.sql("SELECT count(), uniqExact(event_id) FROM memory_units FINAL")
         assert rows["rows"] == [[total, total]]
         assert worker.proc is not None and worker.proc.poll() is None
+    finally:
+        worker.stop()
+
+
+def test_e2e_changelog_records_the_broker_refuses_are_sent_again_not_lost(
+    kafka: KafkaBroker, tmp_path: Path
+) -> None:
+    """The provenance-chain changelog takes no record batch over 100 bytes (one link is more),
+    so the broker refuses the links. Faust's own table writes only logged that, the batch was
+    committed, and a worker that later rebuilt its tables from the changelog started every
+    scope's chain over. Here the batch is kept until the changelog has it, and a worker
+    without its local state continues each chain where it stopped."""
+    worker = make_worker(kafka.bootstrap, tmp_path)
+    worker.start()  # creates the changelog topics
+    chain_changelog = f"{worker.env['LUMINA_GROUP_ID']}-provenance-chain-changelog"
+    set_topic_config(worker.bootstrap, chain_changelog, {"max.message.bytes": "100"})
+    total = len(SCOPES) * PER_SCOPE
+    try:
+        publish(worker.bootstrap, worker.topic("events"), events())
+        worker.wait_until(
+            lambda: "enriching" in worker.log.read_text() and "retrying" in worker.log.read_text(),
+            60,
+            "a batch whose changelog records were refused to be retried",
+        )
+        set_topic_config(worker.bootstrap, chain_changelog, {"max.message.bytes": "1048588"})
+        worker.wait_until(lambda: worker.api.stats()["units"] == total, 120, "every unit stored")
+    finally:
+        worker.stop()
+
+    # Lose the local state: the chain table comes back from its changelog alone.
+    shutil.rmtree(worker.home / "worker")
+    worker.start()
+    try:
+        text = "Follow-up {i}: Ana signed off the Lisbon rollout."
+        publish(
+            worker.bootstrap,
+            worker.topic("events"),
+            round_robin_events(SCOPES, total, len(SCOPES), text, "f"),
+        )
+        worker.wait_until(
+            lambda: worker.api.stats()["units"] == total + len(SCOPES), 120, "the follow-ups stored"
+        )
+        rows = worker.api.sql(
+            "SELECT scope, count(), uniqExact(sequence), max(sequence) FROM memory_units FINAL "
+            "GROUP BY scope ORDER BY scope"
+        )["rows"]
+        assert rows == [[s, PER_SCOPE + 1, PER_SCOPE + 1, PER_SCOPE + 1] for s in SCOPES]
     finally:
         worker.stop()
