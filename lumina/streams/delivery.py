@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from functools import partial
 from typing import Any
 
 import faust
@@ -61,6 +62,10 @@ CHECK_EVERY_S = 2.0
 # more than Faust's commit interval (2.8 s), so an idle partition waiting for its commit
 # is not one.
 STALL_LOOKS = 3
+
+
+async def seek_in_thread(thread: Any, tp: Any, offset: int) -> None:
+    await thread.call_thread(thread.seek, tp, offset)
 
 
 class DeliveryGuard:
@@ -88,6 +93,14 @@ class DeliveryGuard:
         consumer.seek = self.seek
         consumer.seek_to_committed = self.seek_to_committed
         consumer._new_offset = self._new_offset
+        # Faust seeks with the aiokafka consumer from the event loop's thread while that
+        # consumer polls in a thread of its own: a seek landing in the middle of a poll took
+        # a partition's fetched records away under it (KeyError in aiokafka's
+        # `fetched_records`, which stopped a worker's fetcher in a CI run). Every seek, the
+        # guard's and Faust's, runs in the consumer's thread instead, between polls.
+        thread = getattr(consumer, "_thread", None)
+        if thread is not None:
+            consumer._seek = partial(seek_in_thread, thread)
 
     def guarded(self, tp: Any) -> bool:
         return tp.topic not in self.app.tables.changelog_topics
