@@ -11,9 +11,9 @@ is then kept and tried again (`lumina.agents.retry`) instead of committed.
 
 The records go as one Kafka record batch per partition (aiokafka's `create_batch` and
 `send_batch`), not one `send` each: Faust's send path builds a message object, a future and
-a callback per record, which cost the enrich agent ~170 µs a unit and the state agent more
-for its activation records (`bench/stream.py`, timed per phase). Partitions are chosen by
-the producer's own partitioner, so a record lands where `topic.send` would have put it.
+a callback per record, which took much of the agents' time (see "Record batches" in the
+README). Partitions are chosen by the producer's own partitioner, so a record lands where
+`topic.send` would have put it.
 """
 
 from __future__ import annotations

@@ -177,7 +177,7 @@ class BatchOverlay(MutableMapping[str, Any]):
 
         Faust's `table[key] = value` sends the changelog record itself, through a message
         object, a future and a callback per record, and queues it in a producer buffer the
-        agent then has to wait on; at ~7 records a unit that was most of the worker's time
+        agent then has to wait on; at ~7 records a unit that was much of the worker's time
         (`bench/stream.py`). Here the local write goes straight to the table's store and the
         changelog records go as record batches.
         """

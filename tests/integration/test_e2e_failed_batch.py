@@ -19,7 +19,12 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from lumina.brokers import KafkaBroker
-from tests.integration.conftest import make_worker, publish, round_robin_events
+from tests.integration.conftest import (
+    WorkerProcess,
+    make_worker,
+    publish,
+    round_robin_events,
+)
 from tests.integration.faulty_worker import FAULT
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e]
@@ -77,6 +82,15 @@ def set_topic_config(bootstrap: str, topic: str, config: dict[str, str]) -> None
     asyncio.run(run())
 
 
+def wait_for_enrichment_retry(worker: WorkerProcess, what: str) -> None:
+    """Until the worker logs a failed enrichment batch it will try again."""
+    worker.wait_until(
+        lambda: "enriching" in worker.log.read_text() and "retrying" in worker.log.read_text(),
+        60,
+        what,
+    )
+
+
 def test_e2e_units_the_broker_refuses_are_sent_again_not_lost(
     kafka: KafkaBroker, tmp_path: Path
 ) -> None:
@@ -90,11 +104,7 @@ def test_e2e_units_the_broker_refuses_are_sent_again_not_lost(
     try:
         total = len(SCOPES) * PER_SCOPE
         publish(worker.bootstrap, worker.topic("events"), events())
-        worker.wait_until(
-            lambda: "enriching" in worker.log.read_text() and "retrying" in worker.log.read_text(),
-            60,
-            "a refused batch to be retried",
-        )
+        wait_for_enrichment_retry(worker, "a refused batch to be retried")
         assert worker.api.stats()["units"] == 0
         set_topic_config(worker.bootstrap, units_topic, {"max.message.bytes": "1048588"})
         worker.wait_until(lambda: worker.api.stats()["units"] == total, 120, "every unit stored")
@@ -120,10 +130,8 @@ def test_e2e_changelog_records_the_broker_refuses_are_sent_again_not_lost(
     total = len(SCOPES) * PER_SCOPE
     try:
         publish(worker.bootstrap, worker.topic("events"), events())
-        worker.wait_until(
-            lambda: "enriching" in worker.log.read_text() and "retrying" in worker.log.read_text(),
-            60,
-            "a batch whose changelog records were refused to be retried",
+        wait_for_enrichment_retry(
+            worker, "a batch whose changelog records were refused to be retried"
         )
         set_topic_config(worker.bootstrap, chain_changelog, {"max.message.bytes": "1048588"})
         worker.wait_until(lambda: worker.api.stats()["units"] == total, 120, "every unit stored")
