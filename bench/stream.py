@@ -4,6 +4,7 @@ same enrichment in-process, in one run.
 Run: .venv/bin/python bench/stream.py [--broker kafka|tansu] [--profile fast|full]
                                       [--events N] [--scopes S] [--rate R --seconds T]
                                       [--rss-events M [--rss-every K]] [--workers W]
+                                      [--heap settled|default]
 
 1. Throughput: N events (LoCoMo chat turns, or the demo conversation) across S scopes are
    published first; a worker (enrich, state, reinforcement and sink agents, as `lumina
@@ -22,6 +23,9 @@ deployment scales out by partitions, each with a store of its own (chDB is embed
 deployment's workers would share one ClickHouse). They start before the events are
 published, and the run begins once a warm-up set of events is stored by all of them, so the
 group has settled. Stored units and RSS are summed over the workers.
+
+The last line is each worker's time in the garbage collector (`/api/process`); `--heap
+default` runs the workers with CPython's collector settings instead of `lumina.heap`'s.
 
 Everything runs on this machine: the broker, the workers and this script share its cores.
 """
@@ -163,6 +167,20 @@ def stored_by_worker(stats_urls: list[str]) -> list[int]:
     return [int(json.loads(urllib.request.urlopen(url).read())["units"]) for url in stats_urls]
 
 
+def collector_share(stats_urls: list[str]) -> str:
+    """The garbage collector's time in each worker (`/api/process`), as a share of its uptime."""
+    parts = []
+    for url in stats_urls:
+        process = json.loads(urllib.request.urlopen(url.replace("/stats", "/process")).read())
+        seconds = sum(process["gc_seconds"])
+        parts.append(
+            f"{seconds:.1f} s of {process['uptime_s']:.0f} s ({seconds / process['uptime_s']:.1%}; "
+            f"young/middle/old {'/'.join(f'{s:.1f}' for s in process['gc_seconds'])} s in "
+            f"{'/'.join(str(n) for n in process['gc_collections'])} collections)"
+        )
+    return "; ".join(parts)
+
+
 def stored_units(stats_urls: list[str]) -> int:
     return sum(stored_by_worker(stats_urls))
 
@@ -271,18 +289,28 @@ def main() -> None:
     parser.add_argument("--rss-events", type=int, default=0)
     parser.add_argument("--rss-every", type=int, default=50_000, help="print RSS every N units")
     parser.add_argument("--workers", type=int, default=1, help="worker processes in the group")
+    parser.add_argument(
+        "--heap",
+        choices=("settled", "default"),
+        default="settled",
+        help="LUMINA_SETTLE_HEAP: the worker's garbage-collector policy (lumina.heap)",
+    )
     args = parser.parse_args()
     turns = chat_turns()
     work = Path(tempfile.mkdtemp(prefix="lumina-bench-"))
     broker = make_broker(args.broker, data_dir=work / "broker")
     broker.start()
     bootstrap = broker.bootstrap
-    extra = {"LUMINA_BATCH_WITHIN_S": args.batch_within}
+    extra = {
+        "LUMINA_BATCH_WITHIN_S": args.batch_within,
+        "LUMINA_SETTLE_HEAP": str(args.heap == "settled").lower(),
+    }
     settings = Settings(topic_prefix=PREFIX)
     ensure_topics(bootstrap, settings)
     print(
         f"broker {args.broker}, profile {args.profile}, {settings.partitions} partitions, "
-        f"batch {settings.batch_size} within {args.batch_within}s; work dir {work}"
+        f"batch {settings.batch_size} within {args.batch_within}s, heap {args.heap}; "
+        f"work dir {work}"
     )
     try:
         bodies = event_bodies(0, args.events, args.scopes, turns)
@@ -379,6 +407,7 @@ def main() -> None:
                     f"({time.monotonic() - started:.0f} s)"
                 )
             print(f"store       units stored by each worker {stored_by_worker(stats_urls)}")
+            print(f"gc          {collector_share(stats_urls)}")
         finally:
             for proc in procs:
                 proc.terminate()

@@ -10,6 +10,7 @@ import faust
 
 from lumina.core.symbols import ROLES
 from lumina.errors import LuminaError, QueryInvalid, QueryRefused
+from lumina.heap import CollectorClock
 from lumina.store.retrieval import Filters
 from lumina.store.search import MemorySearch
 from lumina.streams.access import send_accesses
@@ -37,8 +38,11 @@ def filters_from(query: Mapping[str, str]) -> Filters:
     )
 
 
-def attach_api(app: faust.App, search: MemorySearch, topics: Topics) -> None:
-    """GET /api/search, /api/recall, /api/unbind, /api/sql, /api/stats, /api/partitions.
+def attach_api(
+    app: faust.App, search: MemorySearch, topics: Topics, collector: CollectorClock
+) -> None:
+    """GET /api/search, /api/recall, /api/unbind, /api/sql, /api/stats, /api/partitions,
+    /api/process.
 
     Search and recall results are accesses: they go to `lumina.access`, and the
     reinforcement agent makes those units last longer.
@@ -118,3 +122,8 @@ def attach_api(app: faust.App, search: MemorySearch, topics: Topics) -> None:
     @app.page("/api/stats")
     async def stats_view(web: Any, request: Any) -> Any:
         return await answer(web, search.stats)
+
+    @app.page("/api/process")
+    async def process_view(web: Any, request: Any) -> Any:
+        # The garbage collector's share of the worker's time: what `settle_heap` saves.
+        return web.json(collector.snapshot())

@@ -112,6 +112,11 @@ class Settings(BaseSettings):
     api_port: int = Field(default=6066, gt=0, lt=65536)
     embedded_port: int = Field(default=19092, gt=0, lt=65536)
     log_level: Literal["debug", "info", "warning", "error"] = "warning"
+    settle_heap: bool = Field(
+        default=True,
+        description="Freeze the worker's start-up heap out of garbage collection and collect "
+        "less often (lumina.heap); false keeps CPython's defaults.",
+    )
 
     @field_validator("home", mode="after")
     @classmethod

@@ -113,6 +113,10 @@ class WorkerClient:
     def stats(self) -> dict[str, int]:
         return dict(self._get("/api/stats"))
 
+    def process(self) -> dict[str, Any]:
+        """The worker's garbage-collector figures (`lumina.heap.CollectorClock.snapshot`)."""
+        return dict(self._get("/api/process"))
+
     def partitions(self) -> list[int]:
         """The input partitions the worker owns now."""
         return list(self._get("/api/partitions")["events"])

@@ -18,6 +18,7 @@ from lumina.api import attach_api
 from lumina.config import Settings
 from lumina.enrich import Pipeline
 from lumina.enrich.profiles import Encoder, load_encoder
+from lumina.heap import CollectorClock, settle_heap
 from lumina.remote import RUN_FILE, WorkerHandle
 from lumina.store import MemoryStore, open_store
 from lumina.store.search import MemorySearch
@@ -31,8 +32,21 @@ from lumina.streams.topics import Topics
 log = logging.getLogger(__name__)
 
 
+class SettledWorker(faust.Worker):
+    """Faust's worker, which settles the heap once start-up (table recovery included) is over."""
+
+    async def on_startup_finished(self) -> None:
+        await super().on_startup_finished()
+        frozen = settle_heap()
+        log.info("start-up over: %d objects frozen out of garbage collection", frozen)
+
+
 def build_worker(
-    settings: Settings, brokers: str, store: MemoryStore, embedder: Encoder
+    settings: Settings,
+    brokers: str,
+    store: MemoryStore,
+    embedder: Encoder,
+    collector: CollectorClock | None = None,
 ) -> faust.App:
     """`embedder` is loaded once and shared by ingest and search (its vectors must match)."""
     pipeline = Pipeline.from_settings(settings, embedder=embedder)
@@ -43,7 +57,8 @@ def build_worker(
     attach_state_agent(app, topics, tables, settings)
     attach_reinforce_agent(app, topics, tables, store, settings)
     attach_sink_agents(app, topics, store, settings)
-    attach_api(app, MemorySearch.from_settings(store, embedder, settings), topics)
+    search = MemorySearch.from_settings(store, embedder, settings)
+    attach_api(app, search, topics, collector or CollectorClock())
     attach_delivery_guard(app)
     attach_fair_fetch(app)
 
@@ -71,15 +86,22 @@ def run_worker(
 
     `extend` adds agents or tasks of the caller's to the app before it starts (the store
     outage test uses it to take the store away under a running worker)."""
+    collector = CollectorClock().install()
     ensure_topics(brokers, settings)
     embedder = load_encoder(settings)
     store = open_store(settings.store_dsn, embedding_dim=embedder.dim)
-    app = build_worker(settings, brokers, store, embedder)
+    app = build_worker(settings, brokers, store, embedder, collector)
     if extend is not None:
         extend(app, store)
     api_url = f"http://{settings.api_host}:{settings.api_port}"
     run_file: Path = WorkerHandle(os.getpid(), api_url, settings.store_dsn).write(settings.run_dir)
-    worker = faust.Worker(app, loglevel=settings.log_level.upper(), quiet=True)
+    worker_class = faust.Worker
+    if settings.settle_heap:
+        # The models, the store and the app are built: the bulk of the heap, frozen before
+        # the worker starts so table recovery does not traverse it; the rest at start-up's end.
+        settle_heap()
+        worker_class = SettledWorker
+    worker = worker_class(app, loglevel=settings.log_level.upper(), quiet=True)
     try:
         worker.execute_from_commandline()
     except SystemExit as exc:

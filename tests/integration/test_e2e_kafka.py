@@ -119,6 +119,20 @@ def test_e2e_events_become_units_and_dead_letters(kafka_worker: WorkerProcess) -
     assert {h["id"] for h in again} <= {u.id for u in units}
 
 
+def test_e2e_worker_keeps_its_start_up_heap_out_of_garbage_collection(
+    kafka_worker: WorkerProcess,
+) -> None:
+    """The models and Faust's services, frozen once start-up is over, so a full collection
+    no longer traverses them (lumina.heap); the worker reports what its collector costs."""
+    from lumina.heap import MIDDLE_THRESHOLD, OLD_THRESHOLD, YOUNG_THRESHOLD
+
+    process = kafka_worker.api.process()
+    assert process["gc_frozen"] > 50_000  # the fast profile's worker freezes ~200,000
+    assert process["gc_thresholds"] == [YOUNG_THRESHOLD, MIDDLE_THRESHOLD, OLD_THRESHOLD]
+    assert sum(process["gc_collections"]) > 0  # the clock is on from the process's start
+    assert 0 < sum(process["gc_seconds"]) < process["uptime_s"]
+
+
 def test_e2e_sql_is_read_only(kafka_worker: WorkerProcess) -> None:
     from lumina.errors import QueryRefused
 
