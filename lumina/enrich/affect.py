@@ -23,6 +23,7 @@ the last bit; a test compares the two on every text it has.
 from __future__ import annotations
 
 import math
+import string
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -34,7 +35,7 @@ from vaderSentiment.vaderSentiment import (
     NEGATE,
     SPECIAL_CASES,
     SentimentIntensityAnalyzer,
-    SentiText,
+    allcap_differential,
     scalar_inc_dec,
 )
 from vaderSentiment.vaderSentiment import normalize as vader_normalize
@@ -44,6 +45,8 @@ from lumina.schemas import Affect
 from .stage import Draft, Stage
 
 __all__ = ["VaderAffect", "affect_batch", "affect_of"]
+
+_PUNCTUATION = string.punctuation
 
 # VADER's constant in x / √(x² + α): about the largest sum of valences a sentence reaches.
 VADER_ALPHA = 15.0
@@ -75,18 +78,21 @@ class _Analyzer(SentimentIntensityAnalyzer):
         if not self._emoji_chars.isdisjoint(text):
             return dict(super().polarity_scores(text))
         text = text.strip()  # what upstream's emoji walk leaves of a text without emoji
-        sentitext = SentiText(text)
-        words = sentitext.words_and_emoticons
+        words = _words_and_emoticons(text)
         lowered = [w.lower() for w in words]
+        lexicon = self.lexicon
+        # Only lexicon words that are not boosters score; upstream's rules give every other
+        # word 0 (by different routes), so a text without one scores 0 without them.
+        scored = [i for i, w in enumerate(lowered) if w in lexicon and w not in BOOSTER_DICT]
+        if not scored:
+            return {"compound": 0.0, "intensity": 0.0}
+        is_cap_diff = allcap_differential(words)
         last = len(words) - 1
-        sentiments: list[float] = []
-        for i, lower in enumerate(lowered):
-            if lower not in self.lexicon or lower in BOOSTER_DICT:
-                sentiments.append(0)  # upstream's value for both, by different routes
-            elif lower == "kind" and i < last and lowered[i + 1] == "of":
-                sentiments.append(0)
-            else:
-                sentiments.append(self._valence(words, lowered, i, sentitext.is_cap_diff))
+        sentiments: list[float] = [0] * len(words)
+        for i in scored:
+            if lowered[i] == "kind" and i < last and lowered[i + 1] == "of":
+                continue
+            sentiments[i] = self._valence(words, lowered, i, is_cap_diff)
         if "but" in lowered:  # upstream's check changes nothing without one
             sentiments = self._but_check(words, sentiments)
         return self.score_valence(sentiments, text)
@@ -120,29 +126,25 @@ class _Analyzer(SentimentIntensityAnalyzer):
         return self._least_check(valence, lowered, i)
 
     @staticmethod
-    def _negation_check(valence: float, words: list[str], start_i: int, i: int) -> float:
-        # Upstream's rules word for word; it reads at most words[i-3 .. i-1].
-        def lower(k: int) -> str:
-            return words[k].lower()
-
-        if start_i == 0 and _negated(lower(i - 1)):
+    def _negation_check(valence: float, lowered: list[str], start_i: int, i: int) -> float:
+        # Upstream's rules word for word, on words lowercased once; it reads at most
+        # lowered[i-3 .. i-1].
+        w = lowered
+        if start_i == 0 and _negated(w[i - 1]):
             valence *= N_SCALAR
         elif start_i == 1:
-            if lower(i - 2) == "never" and lower(i - 1) in ("so", "this"):
+            if w[i - 2] == "never" and w[i - 1] in ("so", "this"):
                 valence *= 1.25
-            elif lower(i - 2) == "without" and lower(i - 1) == "doubt":
+            elif w[i - 2] == "without" and w[i - 1] == "doubt":
                 pass
-            elif _negated(lower(i - 2)):
+            elif _negated(w[i - 2]):
                 valence *= N_SCALAR
         elif start_i == 2:
-            if (lower(i - 3) == "never" and lower(i - 2) in ("so", "this")) or lower(i - 1) in (
-                "so",
-                "this",
-            ):
+            if (w[i - 3] == "never" and w[i - 2] in ("so", "this")) or w[i - 1] in ("so", "this"):
                 valence *= 1.25
-            elif lower(i - 3) == "without" and "doubt" in (lower(i - 2), lower(i - 1)):
+            elif w[i - 3] == "without" and "doubt" in (w[i - 2], w[i - 1]):
                 pass
-            elif _negated(lower(i - 3)):
+            elif _negated(w[i - 3]):
                 valence *= N_SCALAR
         return valence
 
@@ -163,6 +165,16 @@ class _Analyzer(SentimentIntensityAnalyzer):
             "compound": round(vader_normalize(total), 4),
             "intensity": mass / math.sqrt(mass * mass + VADER_ALPHA),
         }
+
+
+def _words_and_emoticons(text: str) -> list[str]:
+    """Upstream's `SentiText` words: split on whitespace, each stripped of leading and
+    trailing punctuation unless that leaves two characters or fewer (an emoticon)."""
+    words = []
+    for token in text.split():
+        stripped = token.strip(_PUNCTUATION)
+        words.append(token if len(stripped) <= 2 else stripped)
+    return words
 
 
 def _idioms(valence: float, lowered: list[str], i: int) -> float:
@@ -201,7 +213,8 @@ def affect_of(text: str) -> Affect:
     scores = _analyzer().polarity_scores(text)
     valence = max(-1.0, min(1.0, float(scores["compound"])))
     arousal = max(0.0, min(1.0, float(scores["intensity"])))
-    return Affect(valence=round(valence, 4), arousal=round(arousal, 4))
+    # In range by the clamps above: what validation would check, already true.
+    return Affect.model_construct(valence=round(valence, 4), arousal=round(arousal, 4))
 
 
 def affect_batch(texts: Sequence[str]) -> list[Affect]:
