@@ -2,6 +2,10 @@
 
 Run: .venv/bin/python bench/enrich_speed.py [--data PATH]
 
+The heap is settled (`lumina.heap`: start-up objects frozen out of garbage collection,
+fewer young collections) as in a worker and `lumina enrich`; fast units are also measured
+first with CPython's default collector, as the baseline of that choice.
+
 Texts are real chat turns (LoCoMo dev, `../shared/data/locomo-dev.json` beside the repo)
 cut to exactly 20 words; without that file, the bundled demo conversation padded to 20
 words. Every figure is measured in this run; ratios compare the two halves of a profile.
@@ -29,6 +33,7 @@ from lumina.enrich.attribution_spacy import load_spacy_model
 from lumina.enrich.embed_minilm import MiniLMEmbedder
 from lumina.enrich.profiles import attribution_stages, load_encoder
 from lumina.enrich.stage import Draft
+from lumina.heap import settle_heap
 from lumina.schemas import TextEvent
 
 REPO = Path(__file__).resolve().parents[1]
@@ -167,13 +172,20 @@ def main() -> None:
     source = args.data.name if args.data.is_file() else "the demo conversation"
     print(f"texts: {len(texts)} of {WORDS} words from {source}\n")
 
-    # First, while only the fast profile is loaded: a heap grown by spaCy and torch makes the
+    # The baseline first, with CPython's collector settings; then the heap is settled as a
+    # worker and `lumina enrich` settle theirs once their models are loaded (lumina.heap).
+    default_gc = unit_rates(fast, texts, single=1)[0]
+    settle_heap()
+
+    # While only the fast profile is loaded: a heap grown by spaCy and torch makes the
     # garbage collector's passes, which land on whatever allocates, longer.
     parts = stage_breakdown(fast, texts[:2048])
     line = ", ".join(f"{name} {us:.0f}" for name, us in parts.items())
     print(f"fast unit, µs per stage: {line} (total {sum(parts.values()):.0f})\n")
 
     fast_attr = attribution_rate(fast, texts[:2000])
+    attribution_stages(full)  # loads spaCy, to settle it with the rest
+    settle_heap()
     spacy_attr = attribution_rate(full, texts[:500])
     nlp = load_spacy_model(full.spacy_model)
     spacy_model = rate(lambda: list(nlp.pipe(texts[:500], batch_size=full.batch_size)), 500)
@@ -211,12 +223,18 @@ def main() -> None:
     )
 
     targets = {"fast": "  target >= 5,000/s, p99 < 10 ms", "full": ""}
+    settle_heap()  # MiniLM is loaded now
     for name, settings, count, single in (("fast", fast, 5000, 500), ("full", full, 1000, 200)):
         batch, p50, p99 = unit_rates(settings, texts[:count], single)
         print(
             f"units        {name:<6} {batch:10,.0f} units/s in batches of 256; "
             f"one at a time p50 {p50:.2f} ms, p99 {p99:.2f} ms{targets[name]}"
         )
+        if name == "fast":
+            print(
+                f"  with CPython's default collector (no settled heap), first: "
+                f"{default_gc:,.0f} units/s; settled: {batch / default_gc:.2f}x"
+            )
 
     for profile in ("fast", "full"):
         rss, peak = peak_rss_mib(profile)

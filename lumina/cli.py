@@ -141,12 +141,16 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_enrich(args: argparse.Namespace, settings: Settings) -> int:
+    from lumina.enrich import Pipeline
+    from lumina.heap import settle_heap
     from lumina.offline import enrich_file, rejects_path_for
 
     if args.profile:
         settings = settings.model_copy(update={"profile": args.profile})
     output = Path(args.output)
-    counts = enrich_file(Path(args.input), output, settings)
+    pipeline = Pipeline.from_settings(settings)
+    settle_heap()  # the models are loaded: out of every later collection, as in a worker
+    counts = enrich_file(Path(args.input), output, settings, pipeline=pipeline)
     print(
         f"read {counts.read}, units {counts.units}, rejected {counts.rejected}"
         f" (rejects in {rejects_path_for(output)})"

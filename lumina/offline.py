@@ -62,9 +62,12 @@ def enrich_file(
     rejects: Path | None = None,
     batch_size: int = 256,
     progress: bool = True,
+    pipeline: Pipeline | None = None,
 ) -> EnrichCounts:
-    """Enrich every line; bad lines go to the rejects file with their line number and code."""
-    pipeline = Pipeline.from_settings(settings)
+    """Enrich every line; bad lines go to the rejects file with their line number and code.
+
+    `pipeline` defaults to the settings' own."""
+    pipeline = pipeline or Pipeline.from_settings(settings)
     chain = ProvenanceChain()
     counts = EnrichCounts()
     rejects = rejects or rejects_path_for(output)
