@@ -18,6 +18,11 @@ if TYPE_CHECKING:  # tokens.py defines a Stage, so it imports this module at run
 # Fields every Draft has from birth; stages may require them without an earlier stage.
 INITIAL_FIELDS: tuple[str, ...] = ("event", "text", "event_ms", "origin")
 
+# A draft's roles and affect before a stage fills them: frozen models, so every draft can
+# share one instance instead of validating a fresh one each.
+_NO_ROLES = Roles()
+_NO_AFFECT = Affect(valence=0.0, arousal=0.0)
+
 
 @dataclass(slots=True)
 class Draft:
@@ -36,9 +41,9 @@ class Draft:
     token_weights: list[float] = field(default_factory=list)
     salience: float = 0.0
     attribution: list[TokenWeight] = field(default_factory=list)
-    roles: Roles = field(default_factory=Roles)
+    roles: Roles = _NO_ROLES
     entities: list[Entity] = field(default_factory=list)
-    affect: Affect = field(default_factory=lambda: Affect(valence=0.0, arousal=0.0))
+    affect: Affect = _NO_AFFECT
     embedding: np.ndarray | None = None
     shape: np.ndarray | None = None
     shape_weights: dict[str, float] = field(default_factory=dict)
