@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
+from faust.stores.base import SerializedStore
 from faust.streams import _current_event
 from faust.types import TP
 
@@ -184,26 +185,30 @@ class BatchOverlay(MutableMapping[str, Any]):
         store = self.table.data
         changelog = self.table.changelog_topic
         serializers = self.table.app.serializers
+        # A serialized store (RocksDB) takes the changelog record's own bytes: each value is
+        # encoded once, not once for the store and again for the changelog.
+        raw = isinstance(store, SerializedStore)
         for key in sorted(self.changed, key=lambda k: (SEPARATOR not in k, k)):
             value = self.cache[key]
             event = source_of_scope(scope_of(key))
-            with writing_for(event):  # the store files a key under the current event's partition
-                if value is None:
-                    store.pop(key, None)
-                else:
-                    store[key] = value
-            outbox.add(
-                changelog,
+            key_bytes = serializers.dumps_key(
+                self.table.key_type, key, serializer=self.table.key_serializer
+            )
+            value_bytes = (
                 None
                 if value is None
                 else serializers.dumps_value(
                     self.table.value_type, value, serializer=self.table.value_serializer
-                ),
-                serializers.dumps_key(
-                    self.table.key_type, key, serializer=self.table.key_serializer
-                ),
-                partition=event.message.partition,
+                )
             )
+            with writing_for(event):  # the store files a key under the current event's partition
+                if value is None:
+                    store.pop(key, None)
+                elif raw:
+                    store._set(key_bytes, value_bytes)
+                else:
+                    store[key] = value
+            outbox.add(changelog, value_bytes, key_bytes, partition=event.message.partition)
         count = len(self.changed)
         self.changed.clear()
         return count
