@@ -93,7 +93,10 @@ def attach_reinforce_agent(
             if initial is None and ledger.get(*key) is None:
                 # Never stored and never accessed: its ingest state is the default.
                 initial = DecayState(settings.half_life_s, access.at_ms, 0)
-            latest[key] = ledger.access(access.scope, access.unit_id, access.at_ms, initial)
+            position = (event.message.partition, event.message.offset)
+            latest[key] = ledger.access(
+                access.scope, access.unit_id, access.at_ms, initial, position=position
+            )
             sources[access.scope] = event
         outbox = Outbox()
         decay.flush(sources.__getitem__, outbox)

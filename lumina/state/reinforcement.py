@@ -2,11 +2,13 @@
 
     T½ ← min(T½ · (1 + α), T½_max),   last_access ← max(last_access, at),   count += 1
 
-The ledger keeps (scope, unit id) → {half_life_s, last_access_ms, access_count}, starting
-from the unit's own decay at ingest when the unit is first accessed. Applying the same
-access twice (a redelivery) reinforces twice: access events have no identity of their own,
-which is the price of at-least-once delivery here; the error is one α step per redelivered
-access, never a lost one.
+The ledger keeps (scope, unit id) → {half_life_s, last_access_ms, access_count, p},
+starting from the unit's own decay at ingest when the unit is first accessed. `p` is the
+position (partition, offset) on `lumina.access` of the last access applied: access events
+are keyed by scope, so a unit's accesses arrive in order on one partition, and one at or
+before `p` is a redelivery (a retried batch, or a restart before the consumer committed),
+which changes nothing. An access published twice (two events) still counts twice: access
+events have no identity of their own beyond their position.
 """
 
 from __future__ import annotations
@@ -47,9 +49,22 @@ class DecayLedger:
         return DecayState(entry["half_life_s"], entry["last_access_ms"], entry["access_count"])
 
     def access(
-        self, scope: str, unit_id: str, at_ms: int, initial: DecayState | None = None
+        self,
+        scope: str,
+        unit_id: str,
+        at_ms: int,
+        initial: DecayState | None = None,
+        position: tuple[int, int] | None = None,
     ) -> DecayState:
-        """Apply one access; `initial` is the unit's state at ingest when it is new here."""
+        """Apply one access; `initial` is the unit's state at ingest when it is new here.
+
+        With `position` (partition, offset of the access event), an access at or before the
+        last one applied from the same partition is a redelivery: the state is returned as
+        it is."""
+        key = scoped(scope, unit_id)
+        entry = self.table.get(key)
+        if entry is not None and position is not None and _seen(entry.get("p"), position):
+            return DecayState(entry["half_life_s"], entry["last_access_ms"], entry["access_count"])
         current = self.get(scope, unit_id) or initial
         if current is None:
             raise KeyError(f"no decay state for unit {unit_id} of scope {scope}")
@@ -58,12 +73,21 @@ class DecayLedger:
             last_access_ms=max(current.last_access_ms, at_ms),
             access_count=current.access_count + 1,
         )
-        self.table[scoped(scope, unit_id)] = {
+        value: dict[str, Any] = {
             "half_life_s": state.half_life_s,
             "last_access_ms": state.last_access_ms,
             "access_count": state.access_count,
         }
+        if position is not None:
+            value["p"] = list(position)
+        self.table[key] = value
         return state
+
+
+def _seen(last: list[int] | None, position: tuple[int, int]) -> bool:
+    """Whether the access at `position` was applied already: the same partition, not later.
+    On another partition (the topic was repartitioned) order is unknown: apply it."""
+    return last is not None and last[0] == position[0] and position[1] <= last[1]
 
 
 def ingest_state(unit: MemoryUnit) -> DecayState:

@@ -80,6 +80,25 @@ def test_reinforcement_stretches_half_life_resets_clock_and_counts(pipeline: Pip
     assert version.embedding.tolist() == unit.embedding.tolist()
 
 
+def test_reinforcement_counts_a_redelivered_access_once(pipeline: Pipeline) -> None:
+    """A batch of accesses retried, or read again after a restart, reinforces nothing more:
+    its events come back at the positions the ledger already applied."""
+    (unit,) = pipeline.run(events("Met Dana in Porto."), ProvenanceChain()).units
+    table: dict[str, Any] = {}
+    ledger = DecayLedger(table, alpha=0.5, half_life_max_s=unit.decay.half_life_s * 100)
+    start = ingest_state(unit)
+    batch = [(NOW + 1_000, (2, 40)), (NOW + 2_000, (2, 41))]
+    applied = [ledger.access("s", unit.id, at, start, position=pos) for at, pos in batch]
+    assert applied[-1].access_count == 2
+    again = [ledger.access("s", unit.id, at, start, position=pos) for at, pos in batch]
+    assert again == [applied[-1], applied[-1]]  # the ledger's state, unchanged
+    later = ledger.access("s", unit.id, NOW + 3_000, start, position=(2, 42))
+    assert later.access_count == 3
+    assert later.half_life_s == unit.decay.half_life_s * 1.5**3
+    # The same offset on another partition (the topic was repartitioned) is a new access.
+    assert ledger.access("s", unit.id, NOW + 4_000, position=(0, 42)).access_count == 4
+
+
 def test_reinforcement_needs_a_starting_state() -> None:
     with pytest.raises(KeyError):
         DecayLedger({}, alpha=0.5, half_life_max_s=10.0).access("s", "u", NOW)
