@@ -1,13 +1,14 @@
 """The worker's garbage-collector policy, and a clock on the time the collector takes.
 
 A worker's heap is mostly built once: imported modules, the loaded models, Faust's
-services, ~200,000 tracked objects. CPython's cyclic collector still traversed all of it
-on every full collection, which the worker's allocation rate (a unit is dozens of
-objects) triggered every second or so: each took ~150 ms with the GIL held, so the agents,
-the consumer and the producer all stood still. Freezing that heap after start-up takes it
-out of every later collection. Frozen objects are still freed by reference counting; only
-a reference cycle among them would never be collected, and start-up leaves nothing the
-worker relies on freeing that way.
+services (`/api/process` shows how many objects were frozen). CPython's cyclic collector
+still traversed all of it on every full collection, which the worker's allocation rate (a
+unit is dozens of objects) triggered about once a second, each for a tenth of a second or
+more with the GIL held, so the agents, the consumer and the producer all stood still
+(`bench/stream.py --heap default` prints the full collections' count and time). Freezing
+that heap after start-up takes it out of every later collection. Frozen objects are still
+freed by reference counting; only a reference cycle among them would never be collected,
+and start-up leaves nothing the worker relies on freeing that way.
 
 Figures (`bench/stream.py` prints the collector's share of the worker's time) are in the
 README, "Garbage collection".
