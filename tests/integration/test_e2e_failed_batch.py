@@ -64,6 +64,18 @@ def test_e2e_failed_batches_are_retried_and_nothing_is_lost(
             60,
             f"{PER_SCOPE} units counted in each scope's activity windows",
         )
+        # A search publishes its hits as accesses; the reinforcement agent's first batch
+        # fails after its ledger is written and is retried: each hit is reinforced once.
+        hits = {h["id"] for h in worker.api.search("Lisbon rollout", SCOPES[0], k=3)}
+        assert hits
+        ids = ", ".join(f"'{uid}'" for uid in sorted(hits))
+        counts = f"SELECT access_count FROM memory_units FINAL WHERE id IN ({ids})"
+        worker.wait_until(
+            lambda: worker.api.sql(counts)["rows"] == [[1]] * len(hits),
+            60,
+            "every search hit stored once reinforced",
+        )
+        assert f"{FAULT} in reinforcement" in worker.log.read_text()
         assert worker.proc is not None and worker.proc.poll() is None  # never stopped
     finally:
         worker.stop()
