@@ -23,12 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Allocations between young collections (CPython's default is 700), and how many young
-# (then middle) collections come before an older one. Units and their records die young
-# but are many, so a larger young generation collects the same garbage in fewer passes,
-# and the rare older passes no longer meet a batch's units half-way through their life.
+# (then middle) collections come before an older one (CPython's 10 and 10, kept: with the
+# start-up heap frozen an older pass is cheap, and it frees the cycles that reached the
+# older generations, which rarer passes left to pile up). Units and their records die
+# young but are many, so a larger young generation collects them in fewer passes, and
+# fewer of them are caught half-way through their life and promoted.
 YOUNG_THRESHOLD = 20_000
-MIDDLE_THRESHOLD = 50
-OLD_THRESHOLD = 100
+MIDDLE_THRESHOLD = 10
+OLD_THRESHOLD = 10
 
 
 def settle_heap(
