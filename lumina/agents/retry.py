@@ -8,7 +8,7 @@ runs its batch through `until_done`: the batch is kept and tried again with back
 nothing after it is read meanwhile (the consumer pauses once its buffer fills). Trying a
 batch again is what a redelivery after a crash does, and the stages absorb that: stable unit
 ids, chain positions, content claims, state keyed by chain position, ReplacingMergeTree in
-the store (reinforcement counts an access applied twice twice, as after a crash).
+the store, the reinforcement ledger keyed by the access's position.
 A failure that never clears stalls its agent, visibly, rather than dropping data; a worker
 stopped meanwhile waits for the batch, and killed, has committed nothing of it.
 """
