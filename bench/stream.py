@@ -176,7 +176,8 @@ def collector_share(stats_urls: list[str]) -> str:
         parts.append(
             f"{seconds:.1f} s of {process['uptime_s']:.0f} s ({seconds / process['uptime_s']:.1%}; "
             f"young/middle/old {'/'.join(f'{s:.1f}' for s in process['gc_seconds'])} s in "
-            f"{'/'.join(str(n) for n in process['gc_collections'])} collections)"
+            f"{'/'.join(str(n) for n in process['gc_collections'])} collections; "
+            f"{process['gc_frozen']:,} objects frozen)"
         )
     return "; ".join(parts)
 

@@ -46,7 +46,7 @@ def build_worker(
     brokers: str,
     store: MemoryStore,
     embedder: Encoder,
-    collector: CollectorClock | None = None,
+    collector: CollectorClock,
 ) -> faust.App:
     """`embedder` is loaded once and shared by ingest and search (its vectors must match)."""
     pipeline = Pipeline.from_settings(settings, embedder=embedder)
@@ -58,7 +58,7 @@ def build_worker(
     attach_reinforce_agent(app, topics, tables, store, settings)
     attach_sink_agents(app, topics, store, settings)
     search = MemorySearch.from_settings(store, embedder, settings)
-    attach_api(app, search, topics, collector or CollectorClock())
+    attach_api(app, search, topics, collector)
     attach_delivery_guard(app)
     attach_fair_fetch(app)
 

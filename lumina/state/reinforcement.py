@@ -43,10 +43,7 @@ class DecayLedger:
         self.half_life_max_s = half_life_max_s
 
     def get(self, scope: str, unit_id: str) -> DecayState | None:
-        entry = self.table.get(scoped(scope, unit_id))
-        if entry is None:
-            return None
-        return DecayState(entry["half_life_s"], entry["last_access_ms"], entry["access_count"])
+        return _state(self.table.get(scoped(scope, unit_id)))
 
     def access(
         self,
@@ -63,9 +60,10 @@ class DecayLedger:
         it is."""
         key = scoped(scope, unit_id)
         entry = self.table.get(key)
-        if entry is not None and position is not None and _seen(entry.get("p"), position):
-            return DecayState(entry["half_life_s"], entry["last_access_ms"], entry["access_count"])
-        current = self.get(scope, unit_id) or initial
+        stored = _state(entry)
+        if stored is not None and position is not None and _seen(entry, position):
+            return stored
+        current = stored or initial
         if current is None:
             raise KeyError(f"no decay state for unit {unit_id} of scope {scope}")
         state = DecayState(
@@ -84,9 +82,16 @@ class DecayLedger:
         return state
 
 
-def _seen(last: list[int] | None, position: tuple[int, int]) -> bool:
+def _state(entry: dict[str, Any] | None) -> DecayState | None:
+    if entry is None:
+        return None
+    return DecayState(entry["half_life_s"], entry["last_access_ms"], entry["access_count"])
+
+
+def _seen(entry: dict[str, Any] | None, position: tuple[int, int]) -> bool:
     """Whether the access at `position` was applied already: the same partition, not later.
     On another partition (the topic was repartitioned) order is unknown: apply it."""
+    last = entry.get("p") if entry else None
     return last is not None and last[0] == position[0] and position[1] <= last[1]
 
 

@@ -127,7 +127,7 @@ def test_e2e_worker_keeps_its_start_up_heap_out_of_garbage_collection(
     from lumina.heap import MIDDLE_THRESHOLD, OLD_THRESHOLD, YOUNG_THRESHOLD
 
     process = kafka_worker.api.process()
-    assert process["gc_frozen"] > 50_000  # the fast profile's worker freezes ~200,000
+    assert process["gc_frozen"] > 50_000  # a fast-profile worker: ~140,000
     assert process["gc_thresholds"] == [YOUNG_THRESHOLD, MIDDLE_THRESHOLD, OLD_THRESHOLD]
     assert sum(process["gc_collections"]) > 0  # the clock is on from the process's start
     assert 0 < sum(process["gc_seconds"]) < process["uptime_s"]
