@@ -84,3 +84,28 @@ def test_render_fills_the_vector_dimension() -> None:
     assert "'cosineDistance', 384)" in render(migration_files()[3][2], 384)
     with pytest.raises(ValueError):
         render("x", 0)
+
+
+def test_a_sink_sized_batch_is_written_as_one_compact_part(
+    tmp_path: Path, lumina_env: dict[str, str]
+) -> None:
+    """2,500 units are ~13 MB, over ClickHouse's 10 MB for a Wide part (a file per column):
+    the store keeps a batch this size in one file (migration 0007), and reads it back."""
+    store = open_store(f"chdb://{tmp_path / 's'}")
+    store.command("SYSTEM STOP MERGES memory_units")
+    events = [
+        TextEvent(scope="big", text=f"Note {i}: Dana moved the Lisbon office to Porto.")
+        for i in range(2500)
+    ]
+    units = enrich(events, Settings())
+    store.insert_units(units)
+    parts = store.query_rows(
+        "SELECT part_type, rows, data_uncompressed_bytes FROM system.parts "
+        "WHERE active AND database = currentDatabase() AND table = 'memory_units'"
+    )
+    assert len(parts) == 1
+    part_type, rows, size = parts[0]
+    assert (part_type, rows) == ("Compact", 2500) and size > 10 * 2**20
+    back = store.units_by_id("big", [units[0].id, units[-1].id])
+    assert back[units[-1].id].embedding.tolist() == units[-1].embedding.tolist()
+    store.close()
