@@ -1,7 +1,7 @@
 """The units sink as it runs in the worker: from the JSON bytes on `lumina.units` to rows
 in chDB, in batches of 5,000, against two baselines in the same run.
 
-Run: .venv/bin/python bench/sink.py [--units 200000]
+Run: .venv/bin/python bench/sink.py [--units 200000] [--no-merges]
 
 Units are enriched first (fast profile, LoCoMo turn pairs as in bench/store.py) and kept as
 the bytes the enrich agent publishes (`MemoryUnit.to_json`); enrichment is not timed. The
@@ -12,8 +12,9 @@ three sinks, one after the other, each into a fresh chDB store of its own:
   refuses) into a store that keeps ClickHouse's default part format (Wide over 10 MB);
 - shipped: the shipped sink into the shipped store (Compact parts under 128 MiB).
 Every sink then runs `insert_units` (Arrow table, INSERT with the HNSW graph left to
-merges). Background merges run as they would in the worker. One run, everything on the same
-two cores.
+merges). Background merges run as they would in the worker, building the HNSW graphs of the
+parts they make; `--no-merges` stops them in each store, to time the sink alone. One run,
+everything on the same two cores.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from lumina.enrich import enrich
 from lumina.heap import settle_heap
 from lumina.schemas import MemoryUnit
 from lumina.store import open_store
+from lumina.store.arrow import unit_arrow_table
 
 # ClickHouse's own `min_bytes_for_wide_part`, which migration 0007 raised to 128 MiB.
 CLICKHOUSE_WIDE_PART_BYTES = 10 * 2**20
@@ -46,17 +48,21 @@ SINKS = {
 }
 
 
-def run_sink(which: str, batches: list[list[tuple[bytes, bytes | None]]]) -> tuple[float, float]:
-    """Seconds parsing and seconds inserting, all batches through one sink into a store of
-    its own (so none pays for another's background merges)."""
+def run_sink(
+    which: str, batches: list[list[tuple[bytes, bytes | None]]], merges: bool
+) -> tuple[float, float, float]:
+    """Seconds parsing, building Arrow tables and inserting them, all batches through one
+    sink into a store of its own (so none pays for another's background merges)."""
     folder = Path(tempfile.mkdtemp(prefix=f"lumina-sink-bench-{which}-"))
     store = open_store(f"chdb://{folder / 'store'}")
+    if not merges:
+        store.command("SYSTEM STOP MERGES memory_units")
     if which == "wide":
         store.command(
             "ALTER TABLE memory_units MODIFY SETTING "
             f"min_bytes_for_wide_part = {CLICKHOUSE_WIDE_PART_BYTES}"
         )
-    parse_s = insert_s = 0.0
+    parse_s = arrow_s = insert_s = 0.0
     try:
         for raws in batches:
             started = time.perf_counter()
@@ -67,10 +73,13 @@ def run_sink(which: str, batches: list[list[tuple[bytes, bytes | None]]]) -> tup
                 if rejects:
                     raise SystemExit(f"{len(rejects)} units dead-lettered: {rejects[0].message}")
             parsed = time.perf_counter()
-            store.insert_units(units)
+            table = unit_arrow_table(units)  # what `insert_units` does, timed in two steps
+            built = time.perf_counter()
+            store.insert_unit_table(table)
             parse_s += parsed - started
-            insert_s += time.perf_counter() - parsed
-            del units
+            arrow_s += built - parsed
+            insert_s += time.perf_counter() - built
+            del units, table
         stored = store.query_rows("SELECT count() FROM memory_units")[0][0]
         expected = sum(len(raws) for raws in batches)
         if stored != expected:
@@ -78,7 +87,7 @@ def run_sink(which: str, batches: list[list[tuple[bytes, bytes | None]]]) -> tup
     finally:
         store.close()
         shutil.rmtree(folder, ignore_errors=True)
-    return parse_s, insert_s
+    return parse_s, arrow_s, insert_s
 
 
 def main() -> None:
@@ -86,6 +95,9 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=200_000)
     parser.add_argument("--data", type=Path, default=LOCOMO)
     parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument(
+        "--no-merges", action="store_true", help="stop background merges: the sink alone"
+    )
     args = parser.parse_args()
 
     settings = Settings()
@@ -99,22 +111,21 @@ def main() -> None:
     log(f"{args.units:,} units enriched, {size:,.0f} bytes of JSON a unit")
     settle_heap()
 
-    took: dict[str, tuple[float, float]] = {}
+    took: dict[str, tuple[float, float, float]] = {}
     for which in SINKS:
-        took[which] = run_sink(which, batches)
+        took[which] = run_sink(which, batches, merges=not args.no_merges)
         log(f"{which} sink done")
 
     n = args.units
+    merges = "stopped" if args.no_merges else "running"
     print(
-        f"\nunits sink, JSON bytes -> chDB, batches of {CHUNK:,}, {n:,} units ({size:,.0f} B/unit)"
+        f"\nunits sink, JSON bytes -> chDB, batches of {CHUNK:,}, {n:,} units "
+        f"({size:,.0f} B/unit), merges {merges}; units/s"
     )
-    print(f"  {'':<48} {'units/s':>9} {'parse':>9} {'Arrow+INSERT':>13}")
+    print(f"  {'':<48} {'sink':>7} {'parse':>7} {'Arrow':>7} {'INSERT':>7}")
     for which, label in SINKS.items():
-        parse_s, insert_s = took[which]
-        print(
-            f"  {label:<48} {n / (parse_s + insert_s):>9,.0f} {n / parse_s:>9,.0f} "
-            f"{n / insert_s:>13,.0f}"
-        )
+        rates = [n / s for s in (sum(took[which]), *took[which])]
+        print(f"  {label:<48} " + " ".join(f"{r:>7,.0f}" for r in rates))
     shipped = sum(took["shipped"])
     print(
         f"  shipped / pydantic: {sum(took['pydantic']) / shipped:.2f}x   "

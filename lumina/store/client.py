@@ -118,14 +118,17 @@ class MemoryStore:
         Search reads a part without a graph exactly, so a unit is found once inserted."""
         if not units:
             return 0
-        table = unit_arrow_table(units)
+        return self.insert_unit_table(unit_arrow_table(units))
+
+    def insert_unit_table(self, table: pa.Table) -> int:
+        """Insert `unit_arrow_table` rows, as `insert_units` does (graph left to merges)."""
         with self._lock:
             self._client.insert_arrow(
                 "memory_units",
                 table,
                 settings={"exclude_materialize_skip_indexes_on_insert": "embedding_hnsw"},
             )
-        return len(units)
+        return int(table.num_rows)
 
     def insert_table(self, name: str, table: pa.Table) -> int:
         """Insert an Arrow table whose columns are named as `name`'s columns."""
