@@ -1,7 +1,7 @@
 """The units sink as it runs in the worker: from the JSON bytes on `lumina.units` to rows
 in chDB, in batches of 5,000, against two baselines in the same run.
 
-Run: .venv/bin/python bench/sink.py [--units 200000] [--no-merges]
+Run: .venv/bin/python bench/sink.py [--units 200000] [--no-merges | --no-merge-graphs]
 
 Units are enriched first (fast profile, LoCoMo turn pairs as in bench/store.py) and kept as
 the bytes the enrich agent publishes (`MemoryUnit.to_json`); enrichment is not timed. The
@@ -13,8 +13,9 @@ three sinks, one after the other, each into a fresh chDB store of its own:
 - shipped: the shipped sink into the shipped store (Compact parts under 128 MiB).
 Every sink then runs `insert_units` (Arrow table, INSERT with the HNSW graph left to
 merges). Background merges run as they would in the worker, building the HNSW graphs of the
-parts they make; `--no-merges` stops them in each store, to time the sink alone. One run,
-everything on the same two cores.
+parts they make; `--no-merges` stops them in each store, to time the sink alone, and
+`--no-merge-graphs` lets them merge without building graphs, to show what the graphs cost.
+One run, everything on the same two cores.
 """
 
 from __future__ import annotations
@@ -49,14 +50,19 @@ SINKS = {
 
 
 def run_sink(
-    which: str, batches: list[list[tuple[bytes, bytes | None]]], merges: bool
+    which: str, batches: list[list[tuple[bytes, bytes | None]]], merges: str
 ) -> tuple[float, float, float]:
     """Seconds parsing, building Arrow tables and inserting them, all batches through one
     sink into a store of its own (so none pays for another's background merges)."""
     folder = Path(tempfile.mkdtemp(prefix=f"lumina-sink-bench-{which}-"))
     store = open_store(f"chdb://{folder / 'store'}")
-    if not merges:
+    if merges == "stopped":
         store.command("SYSTEM STOP MERGES memory_units")
+    elif merges == "without graphs":
+        store.command(
+            "ALTER TABLE memory_units MODIFY SETTING "
+            "exclude_materialize_skip_indexes_on_merge = 'embedding_hnsw'"
+        )
     if which == "wide":
         store.command(
             "ALTER TABLE memory_units MODIFY SETTING "
@@ -95,10 +101,17 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=200_000)
     parser.add_argument("--data", type=Path, default=LOCOMO)
     parser.add_argument("--seed", type=int, default=11)
-    parser.add_argument(
+    which_merges = parser.add_mutually_exclusive_group()
+    which_merges.add_argument(
         "--no-merges", action="store_true", help="stop background merges: the sink alone"
     )
+    which_merges.add_argument(
+        "--no-merge-graphs", action="store_true", help="merges build no HNSW graph"
+    )
     args = parser.parse_args()
+    merges = (
+        "stopped" if args.no_merges else "without graphs" if args.no_merge_graphs else "running"
+    )
 
     settings = Settings()
     codes, _, pool = corpus(args.data, args.units, 0, args.seed)
@@ -113,11 +126,10 @@ def main() -> None:
 
     took: dict[str, tuple[float, float, float]] = {}
     for which in SINKS:
-        took[which] = run_sink(which, batches, merges=not args.no_merges)
+        took[which] = run_sink(which, batches, merges)
         log(f"{which} sink done")
 
     n = args.units
-    merges = "stopped" if args.no_merges else "running"
     print(
         f"\nunits sink, JSON bytes -> chDB, batches of {CHUNK:,}, {n:,} units "
         f"({size:,.0f} B/unit), merges {merges}; units/s"
