@@ -248,3 +248,61 @@ def test_a_stream_starts_again_from_the_committed_offset_after_a_rebalance() -> 
     consumer.committed[EVENTS] = consumer._committed_offset[EVENTS] = 10
     asyncio.run(consumer.seek_to_committed())  # the partition came back at 10
     assert through_stream(guarded, [10, 11]) == [10, 11]
+
+
+@dataclass(eq=False)
+class Tracked:  # a message Faust tracks, shared by the streams of its topic
+    tp: TP
+    offset: int
+    acked: bool = False
+
+
+def reading(topic: str, queued: int = 0) -> SimpleNamespace:
+    """An agent's stream as the guard sees it: what it reads and how much waits for it."""
+    return SimpleNamespace(
+        current_event=None,
+        channel=SimpleNamespace(topics=[topic], queue=SimpleNamespace(qsize=lambda: queued)),
+    )
+
+
+def test_a_record_one_stream_of_its_topic_never_received_is_fetched_again() -> None:
+    # Two agents read UNITS; after a rebalance Faust's compiled stream skipped 5 and 6 for
+    # the sink without acking them, while the state agent took and acked them.
+    consumer = Consumer(committed={UNITS: 3})
+    guarded = guard(consumer)
+    asyncio.run(consumer.seek_to_committed())
+    consumer._committed_offset[UNITS] = 3
+    sink = guarded.keep_order(sink_stream := reading(UNITS.topic))
+    state = guarded.keep_order(state_stream := reading(UNITS.topic))
+    skipped = [Tracked(UNITS, 5), Tracked(UNITS, 6)]
+    for message in [Tracked(UNITS, 3), Tracked(UNITS, 4), *skipped]:
+        state_stream.current_event = SimpleNamespace(message=message)
+        asyncio.run(state(message.offset))
+        if message.offset < 5:  # the sink processed these, and never got 5 and 6
+            sink_stream.current_event = SimpleNamespace(message=message)
+            asyncio.run(sink(message.offset))
+    consumer._unacked_messages.update(skipped)
+    consumer._unacked_messages.add(Tracked(UNITS, 4))  # received by the sink: not missed
+    for _ in range(STALL_LOOKS - 1):
+        asyncio.run(guarded.rescue_skipped())
+    assert consumer.seeks == [(UNITS, 3)]  # not yet: it may be on its way
+    asyncio.run(guarded.rescue_skipped())
+    assert consumer.seeks == [(UNITS, 3), (UNITS, 5)]  # once, for the sink only
+    assert all(m.acked and m not in consumer._unacked_messages for m in skipped)
+    assert guarded.next_offset[UNITS] == 5
+    for _ in range(2 * STALL_LOOKS):  # let go once, not sought back again
+        asyncio.run(guarded.rescue_skipped())
+    assert consumer.seeks == [(UNITS, 3), (UNITS, 5)]
+
+
+def test_records_still_queued_for_a_stream_are_not_missed() -> None:
+    consumer = Consumer(committed={UNITS: 3})
+    guarded = guard(consumer)
+    asyncio.run(consumer.seek_to_committed())
+    consumer._committed_offset[UNITS] = 3
+    guarded.keep_order(reading(UNITS.topic, queued=2))  # a slow agent: 3 and 4 wait for it
+    guarded.keep_order(reading(EVENTS.topic))  # another topic's stream has nothing to get
+    consumer._unacked_messages.update({Tracked(UNITS, 3), Tracked(UNITS, 4)})
+    for _ in range(2 * STALL_LOOKS):
+        asyncio.run(guarded.rescue_skipped())
+    assert consumer.seeks == [(UNITS, 3)]
