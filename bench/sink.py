@@ -1,42 +1,51 @@
 """The units sink as it runs in the worker: from the JSON bytes on `lumina.units` to rows
-in chDB, in batches of 5,000, against two baselines in the same run.
+in chDB, in batches of 5,000, against baselines in the same run.
 
 Run: .venv/bin/python bench/sink.py [--units 200000] [--no-merges | --no-merge-graphs]
 
 Units are enriched first (fast profile, LoCoMo turn pairs as in bench/store.py) and kept as
 the bytes the enrich agent publishes (`MemoryUnit.to_json`); enrichment is not timed. The
 heap is then settled as the worker settles it (lumina/heap.py). The same batches go through
-three sinks, one after the other, each into a fresh chDB store of its own:
+four sinks, one after the other, each into a fresh chDB store of its own. Three take each
+batch one step after the other, so parsing, the Arrow table and the INSERT are timed apart:
 - pydantic: `MemoryUnit.model_validate_json` per unit, into the shipped store;
 - wide parts: the shipped sink (`parse_units`: the msgspec mirror, pydantic only for what it
   refuses) into a store that keeps ClickHouse's default part format (Wide over 10 MB);
-- shipped: the shipped sink into the shipped store (Compact parts under 128 MiB).
-Every sink then runs `insert_units` (Arrow table, INSERT with the HNSW graph left to
-merges). Background merges run as they would in the worker, building the HNSW graphs of the
-parts they make; `--no-merges` stops them in each store, to time the sink alone, and
-`--no-merge-graphs` lets them merge without building graphs, to show what the graphs cost.
-One run, everything on the same two cores.
+- shipped, one batch after another: the shipped sink into the shipped store (Compact parts
+  under 128 MiB), as the sink agent ran before it wrote behind.
+The fourth is the sink agent's own loop: each batch read (`unit_rows`, in a thread) while
+the batch before is written (`WriteBehind`, the INSERT in a thread). Every INSERT leaves the
+HNSW graph to merges. Background merges run as they would in the worker, building the HNSW
+graphs of the parts they make; `--no-merges` stops them in each store, to time the sink
+alone, and `--no-merge-graphs` lets them merge without building graphs, to show what the
+graphs cost. One run, everything on the same two cores.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from store import CHUNK, LOCOMO, chunk_events, corpus, log
 
-from lumina.agents.sink import parse_units
+from lumina.agents.sink import parse_units, unit_rows
+from lumina.agents.write_behind import WriteBehind
 from lumina.config import Settings
 from lumina.enrich import enrich
 from lumina.heap import settle_heap
 from lumina.schemas import MemoryUnit
-from lumina.store import open_store
+from lumina.store import MemoryStore, open_store
 from lumina.store.arrow import unit_arrow_table
 
 # ClickHouse's own `min_bytes_for_wide_part`, which migration 0007 raised to 128 MiB.
@@ -45,15 +54,17 @@ CLICKHOUSE_WIDE_PART_BYTES = 10 * 2**20
 SINKS = {
     "pydantic": "pydantic per unit, shipped store",
     "wide": "shipped sink, Wide parts (ClickHouse default)",
-    "shipped": "shipped sink and store (Compact parts)",
+    "shipped": "shipped sink and store, one batch after another",
 }
+WRITE_BEHIND = "shipped, next batch read while one is written"
+
+Batches = list[list[tuple[bytes, bytes | None]]]
 
 
-def run_sink(
-    which: str, batches: list[list[tuple[bytes, bytes | None]]], merges: str
-) -> tuple[float, float, float]:
-    """Seconds parsing, building Arrow tables and inserting them, all batches through one
-    sink into a store of its own (so none pays for another's background merges)."""
+@contextmanager
+def fresh_store(which: str, merges: str, expected: int) -> Iterator[MemoryStore]:
+    """A store of its own for one sink (so none pays for another's background merges),
+    checked to hold `expected` rows at the end."""
     folder = Path(tempfile.mkdtemp(prefix=f"lumina-sink-bench-{which}-"))
     store = open_store(f"chdb://{folder / 'store'}")
     if merges == "stopped":
@@ -68,8 +79,21 @@ def run_sink(
             "ALTER TABLE memory_units MODIFY SETTING "
             f"min_bytes_for_wide_part = {CLICKHOUSE_WIDE_PART_BYTES}"
         )
-    parse_s = arrow_s = insert_s = 0.0
     try:
+        yield store
+        stored = store.query_rows("SELECT count() FROM memory_units")[0][0]
+        if stored != expected:
+            raise SystemExit(f"{which}: {stored:,} rows stored, {expected:,} expected")
+    finally:
+        store.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def run_sink(which: str, batches: Batches, merges: str) -> tuple[float, float, float]:
+    """Seconds parsing, building Arrow tables and inserting them, all batches through one
+    sink, one step after the other so each is timed alone."""
+    parse_s = arrow_s = insert_s = 0.0
+    with fresh_store(which, merges, sum(len(raws) for raws in batches)) as store:
         for raws in batches:
             started = time.perf_counter()
             if which == "pydantic":
@@ -86,14 +110,30 @@ def run_sink(
             arrow_s += built - parsed
             insert_s += time.perf_counter() - built
             del units, table
-        stored = store.query_rows("SELECT count() FROM memory_units")[0][0]
-        expected = sum(len(raws) for raws in batches)
-        if stored != expected:
-            raise SystemExit(f"{which}: {stored:,} rows stored, {expected:,} expected")
-    finally:
-        store.close()
-        shutil.rmtree(folder, ignore_errors=True)
     return parse_s, arrow_s, insert_s
+
+
+def run_write_behind(batches: Batches, merges: str) -> float:
+    """Seconds for all batches through the units sink agent's own steps: `unit_rows` in a
+    thread while the batch before is written (`WriteBehind`), each INSERT in a thread."""
+
+    async def sink(store: MemoryStore) -> float:
+        writes = WriteBehind()
+        started = time.perf_counter()
+        for raws in batches:
+            rows, rejects = await asyncio.to_thread(unit_rows, raws, 0)
+            if rejects:
+                raise SystemExit(f"{len(rejects)} units dead-lettered: {rejects[0].message}")
+
+            async def write(rows: pa.Table = rows) -> None:
+                await asyncio.to_thread(store.insert_unit_table, rows)
+
+            await writes.submit(write, "bench")
+        await writes.drain()
+        return time.perf_counter() - started
+
+    with fresh_store("write-behind", merges, sum(len(raws) for raws in batches)) as store:
+        return asyncio.run(sink(store))
 
 
 def main() -> None:
@@ -128,6 +168,8 @@ def main() -> None:
     for which in SINKS:
         took[which] = run_sink(which, batches, merges)
         log(f"{which} sink done")
+    behind_s = run_write_behind(batches, merges)
+    log("write-behind sink done")
 
     n = args.units
     print(
@@ -138,10 +180,13 @@ def main() -> None:
     for which, label in SINKS.items():
         rates = [n / s for s in (sum(took[which]), *took[which])]
         print(f"  {label:<48} " + " ".join(f"{r:>7,.0f}" for r in rates))
+    print(f"  {WRITE_BEHIND:<48} {n / behind_s:>7,.0f}")
     shipped = sum(took["shipped"])
     print(
-        f"  shipped / pydantic: {sum(took['pydantic']) / shipped:.2f}x   "
-        f"shipped / wide parts: {sum(took['wide']) / shipped:.2f}x   target >= 20,000 units/s"
+        f"  one after another: / pydantic {sum(took['pydantic']) / shipped:.2f}x, "
+        f"/ wide parts {sum(took['wide']) / shipped:.2f}x;  "
+        f"write-behind / one after another {shipped / behind_s:.2f}x;  "
+        "target >= 20,000 units/s"
     )
 
 

@@ -15,12 +15,14 @@ import pyarrow as pa
 from pydantic import Field, TypeAdapter, ValidationError
 
 from lumina.agents.retry import each_batch, until_stored
+from lumina.agents.write_behind import Held, WriteBehind
 from lumina.config import Settings
 from lumina.errors import ReasonCode
 from lumina.schemas import DeadLetter, MemoryUnit
 from lumina.schemas.state import ActivityWindow, Consolidation, EntityActivation, TimelineChange
 from lumina.schemas.unit_wire import WireUnit, decode_units
 from lumina.store import MemoryStore
+from lumina.store.arrow import unit_arrow_table
 from lumina.store.memory_rows import (
     activation_table,
     consolidation_table,
@@ -73,6 +75,14 @@ def parse_units(
     return [*wire, *units], rejects
 
 
+def unit_rows(
+    raws: Sequence[tuple[bytes, bytes | None]], now_ms: int
+) -> tuple[pa.Table, list[DeadLetter]]:
+    """The `memory_units` rows of a batch of units' JSON, and the dead letters of the rest."""
+    units, rejects = parse_units(raws, now_ms)
+    return unit_arrow_table(units), rejects
+
+
 ActivationRecord = Annotated[EntityActivation | ActivityWindow, Field(discriminator="kind")]
 _ACTIVATION = TypeAdapter(ActivationRecord)
 _CONSOLIDATION = TypeAdapter(Consolidation)
@@ -111,17 +121,30 @@ def attach_sink_agents(
             outbox.add(topics.dead_letter, letter.model_dump_json().encode())
         await outbox.delivered()
 
+    writes = WriteBehind()
+
     async def store_units(events: list[faust.EventT]) -> None:
-        # Parsing thousands of units is tens of milliseconds of CPU: in a thread, like the
-        # insert, so the event loop keeps serving the other agents meanwhile.
+        # Reading thousands of units is tens of milliseconds of CPU: in a thread, so the
+        # event loop keeps serving the other agents, and while the batch before is written.
         raws = [(event.message.value or b"", event.message.key) for event in events]
-        units, rejects = await asyncio.to_thread(parse_units, raws, clock())
-        await until_stored(partial(store.insert_units, units), len(units), "units")
-        await dead_letter(rejects)
+        rows, rejects = await asyncio.to_thread(unit_rows, raws, clock())
+        await writes.drain()  # the batch before, written meanwhile
+        # No await from here to the submit: a batch held is a batch being written.
+        held = Held(events)  # committed once written, not when the next batch is taken
+
+        async def write() -> None:
+            await until_stored(partial(store.insert_unit_table, rows), rows.num_rows, "units")
+            await dead_letter(rejects)
+            held.release()
+
+        await writes.submit(write, f"writing {len(events)} units")
 
     @app.agent(topics.units, name="lumina.sink-units")
     async def sink_units(stream: faust.StreamT) -> None:
-        await each_batch(stream, *batching, store_units, "sinking {n} units")
+        try:
+            await each_batch(stream, *batching, store_units, "sinking {n} units")
+        finally:
+            await writes.drain()  # a stop waits for the batch being written
 
     def memory_sink(
         topic: faust.TopicT, adapter: TypeAdapter[Any], tables: Callable[[Any], list[Table]]

@@ -122,6 +122,8 @@ class MemoryStore:
 
     def insert_unit_table(self, table: pa.Table) -> int:
         """Insert `unit_arrow_table` rows, as `insert_units` does (graph left to merges)."""
+        if table.num_rows == 0:
+            return 0
         with self._lock:
             self._client.insert_arrow(
                 "memory_units",
