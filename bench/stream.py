@@ -4,7 +4,7 @@ same enrichment in-process, in one run.
 Run: .venv/bin/python bench/stream.py [--broker kafka|tansu] [--profile fast|full]
                                       [--events N] [--scopes S] [--rate R --seconds T]
                                       [--rss-events M [--rss-every K]] [--workers W]
-                                      [--heap settled|default]
+                                      [--heap settled|default] [--split AGENTS:AGENTS…]
 
 1. Throughput: N events (LoCoMo chat turns, or the demo conversation) across S scopes are
    published first; a worker (enrich, state, reinforcement and sink agents, as `lumina
@@ -23,6 +23,11 @@ deployment scales out by partitions, each with a store of its own (chDB is embed
 deployment's workers would share one ClickHouse). They start before the events are
 published, and the run begins once a warm-up set of events is stored by all of them, so the
 group has settled. Stored units and RSS are summed over the workers.
+
+With --split, one worker process per group of agents (`lumina worker --agents`), e.g.
+`--split enrich:state,reinforce,sink` runs enrichment in one process and the rest in
+another, in one consumer group; stored units come from the sink's process, RSS is printed
+per process.
 
 The last line is each worker's time in the garbage collector (`/api/process`); `--heap
 default` runs the workers with CPython's collector settings instead of `lumina.heap`'s.
@@ -291,12 +296,23 @@ def main() -> None:
     parser.add_argument("--rss-every", type=int, default=50_000, help="print RSS every N units")
     parser.add_argument("--workers", type=int, default=1, help="worker processes in the group")
     parser.add_argument(
+        "--split",
+        default=None,
+        help="one worker process per ':'-separated group of agents, e.g. enrich:state,sink",
+    )
+    parser.add_argument(
         "--heap",
         choices=("settled", "default"),
         default="settled",
         help="LUMINA_SETTLE_HEAP: the worker's garbage-collector policy (lumina.heap)",
     )
     args = parser.parse_args()
+    # Each process's agents (None: all of them, as `lumina worker` runs by default).
+    groups: list[str | None] = [None] * args.workers
+    if args.split:
+        groups = list(args.split.split(":"))
+        if args.workers != 1 or not any("sink" in g for g in groups):
+            parser.error("--split replaces --workers, and one group must run the sink")
     turns = chat_turns()
     work = Path(tempfile.mkdtemp(prefix="lumina-bench-"))
     broker = make_broker(args.broker, data_dir=work / "broker")
@@ -319,22 +335,33 @@ def main() -> None:
         # drained its state and sink agents, it moved from 732 to 1,203 units/s between runs.
         base = in_process_rate(bodies[: min(len(bodies), 10_000)], args.profile)
         procs: list[subprocess.Popen] = []
-        stats_urls: list[str] = []
+        stats_urls: list[str] = []  # of the workers that store units
+        every_url: list[str] = []
 
         def start_workers() -> None:
-            for n in range(args.workers):
+            for n, agents in enumerate(groups):
                 home = work / f"worker-{n}"
                 home.mkdir()
-                proc, url = start_worker(bootstrap, home, args.profile, extra)
+                env = extra if agents is None else {**extra, "LUMINA_WORKER_AGENTS": agents}
+                proc, url = start_worker(bootstrap, home, args.profile, env)
                 procs.append(proc)
-                stats_urls.append(url)
+                every_url.append(url)
+                if agents is None or "sink" in agents:
+                    stats_urls.append(url)
+
+        def rss() -> str:
+            total = f"{total_rss(pids)} MiB"
+            if not args.split:
+                return total
+            each = ", ".join(f"{g} {rss_mib(p)}" for g, p in zip(groups, pids, strict=True))
+            return f"{total} ({each})"
 
         warm = 0
-        if args.workers > 1:
+        if len(groups) > 1:
             start_workers()
             warm = settle(bootstrap, stats_urls, turns)
             by_worker = stored_by_worker(stats_urls)
-            print(f"workers     {args.workers}, warm-up units stored by each {by_worker}")
+            print(f"workers     {groups}, warm-up units stored by each sink {by_worker}")
         asyncio.run(produce(bootstrap, bodies))
         if not procs:
             start_workers()
@@ -359,7 +386,7 @@ def main() -> None:
                 f"store       all {len(times):,} stored {stored_s:.0f} s after the first unit "
                 f"reached the topic ({(len(times) - 1) / stored_s:,.0f} units/s)"
             )
-            print(f"memory      worker RSS {total_rss(pids)} MiB after {len(times):,} events")
+            print(f"memory      worker RSS {rss()} after {len(times):,} events")
             # What the tables cost the worker: each record is one Faust publish and one
             # RocksDB offset write. Counted once every unit is stored, so the state agent
             # has (nearly always) written its share too.
@@ -403,12 +430,12 @@ def main() -> None:
                 sent += args.rss_events
                 peak = wait_for_units(stats_urls, warm + sent, pids, args.rss_every)
                 print(
-                    f"memory      worker RSS {total_rss(pids)} MiB (peak {peak} MiB) once "
+                    f"memory      worker RSS {rss()} (peak {peak} MiB) once "
                     f"{sent:,} events across {args.scopes:,} scopes are stored "
                     f"({time.monotonic() - started:.0f} s)"
                 )
             print(f"store       units stored by each worker {stored_by_worker(stats_urls)}")
-            print(f"gc          {collector_share(stats_urls)}")
+            print(f"gc          {collector_share(every_url)}")
         finally:
             for proc in procs:
                 proc.terminate()

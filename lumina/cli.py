@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lumina.config import Settings, get_settings
+from lumina.config import Settings, agent_list, get_settings
 from lumina.core.symbols import ROLES
 from lumina.display import print_hits, print_table
 from lumina.errors import LuminaError
@@ -26,11 +26,14 @@ def _print_json(value: Any) -> None:
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     from lumina.worker import run_worker
 
-    if not settings.kafka_brokers:
+    brokers = settings.kafka_brokers
+    if not brokers:
         raise LuminaError(
             "set LUMINA_KAFKA_BROKERS (host:port) or use `lumina up` for the embedded broker"
         )
-    return run_worker(settings, settings.kafka_brokers)
+    if args.agents:
+        settings = Settings.model_validate({**settings.model_dump(), "worker_agents": args.agents})
+    return run_worker(settings, brokers)
 
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
@@ -65,6 +68,14 @@ def cmd_broker(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     finally:
         broker.stop()
+
+
+def agent_names(value: str) -> str:
+    """A comma-separated list of worker agents from the command line."""
+    try:
+        return agent_list(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
 def instant_ms(value: str) -> int:
@@ -201,9 +212,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lumina", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    sub.add_parser("worker", help="run a worker against LUMINA_KAFKA_BROKERS").set_defaults(
-        func=cmd_worker
+    worker = sub.add_parser("worker", help="run a worker against LUMINA_KAFKA_BROKERS")
+    worker.add_argument(
+        "--agents",
+        type=agent_names,
+        default=None,
+        help="comma-separated agents to run, of enrich, state, reinforce, sink "
+        "(default LUMINA_WORKER_AGENTS: all)",
     )
+    worker.set_defaults(func=cmd_worker)
     sub.add_parser(
         "up", help="embedded broker (unless LUMINA_KAFKA_BROKERS is set) and a worker"
     ).set_defaults(func=cmd_up)

@@ -10,6 +10,24 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# A worker's agents, in the order an event meets them: enrich turns events into units, state
+# keeps the decaying memory, reinforce applies access events, sink writes to the store.
+AGENTS = ("enrich", "state", "reinforce", "sink")
+
+
+def agent_list(value: str) -> str:
+    """`value` ("sink,state") as a worker's agents in their canonical order ("state,sink");
+    ValueError if it names an unknown agent, none, or splits state from sink."""
+    named = {name.strip() for name in value.split(",") if name.strip()}
+    unknown = named - set(AGENTS)
+    if unknown or not named:
+        raise ValueError(f"worker agents are some of {', '.join(AGENTS)}; got {value!r}")
+    # Both read the units topic, and a consumer group gives each partition to one member:
+    # in two workers of one group, each would see only some of the units.
+    if ("state" in named) != ("sink" in named):
+        raise ValueError("the state and sink agents both read the units topic: run them together")
+    return ",".join(name for name in AGENTS if name in named)
+
 
 def default_home() -> Path:
     return Path(os.environ.get("LUMINA_HOME") or Path.home() / ".lumina").expanduser()
@@ -108,6 +126,11 @@ class Settings(BaseSettings):
         le=100_000,
         description="HNSW candidate list size per search (recall against latency).",
     )
+    worker_agents: str = Field(
+        default=",".join(AGENTS),
+        description="The agents this worker runs, comma-separated, of enrich, state, "
+        "reinforce and sink; workers running different agents share the consumer group.",
+    )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=6066, gt=0, lt=65536)
     embedded_port: int = Field(default=19092, gt=0, lt=65536)
@@ -122,6 +145,15 @@ class Settings(BaseSettings):
     @classmethod
     def _absolute_home(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @field_validator("worker_agents", mode="after")
+    @classmethod
+    def _known_agents(cls, value: str) -> str:
+        return agent_list(value)
+
+    @property
+    def agents(self) -> frozenset[str]:
+        return frozenset(self.worker_agents.split(","))
 
     @property
     def store_dsn(self) -> str:

@@ -49,14 +49,19 @@ def build_worker(
     collector: CollectorClock,
 ) -> faust.App:
     """`embedder` is loaded once and shared by ingest and search (its vectors must match)."""
-    pipeline = Pipeline.from_settings(settings, embedder=embedder)
     app = create_app(settings, brokers)
     topics = Topics.declare(app, settings)
     tables = StateTables.declare(app, settings)
-    attach_enrich_agent(app, topics, pipeline, tables, settings)
-    attach_state_agent(app, topics, tables, settings)
-    attach_reinforce_agent(app, topics, tables, store, settings)
-    attach_sink_agents(app, topics, store, settings)
+    agents = settings.agents
+    if "enrich" in agents:
+        pipeline = Pipeline.from_settings(settings, embedder=embedder)
+        attach_enrich_agent(app, topics, pipeline, tables, settings)
+    if "state" in agents:
+        attach_state_agent(app, topics, tables, settings)
+    if "reinforce" in agents:
+        attach_reinforce_agent(app, topics, tables, store, settings)
+    if "sink" in agents:
+        attach_sink_agents(app, topics, store, settings)
     search = MemorySearch.from_settings(store, embedder, settings)
     attach_api(app, search, topics, collector)
     attach_delivery_guard(app)

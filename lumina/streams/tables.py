@@ -49,7 +49,8 @@ def state_table(app: faust.App, settings: Settings, name: str, help: str) -> Any
 
 @dataclass(frozen=True)
 class StateTables:
-    """All tables of a worker, declared once so every agent shares the same ones."""
+    """The tables of a worker's agents, declared once so its agents share them. A table no
+    agent of the worker uses is None: declaring it would make the worker recover it."""
 
     chain: Any  # scope → head and length of its chain; scope ␟ unit id → the unit's link
     content: Any  # scope ␟ content hash → kept unit id and duplicate count
@@ -62,9 +63,10 @@ class StateTables:
 
     @classmethod
     def declare(cls, app: faust.App, settings: Settings) -> StateTables:
+        used = {field for agent in settings.agents for field in AGENT_TABLES[agent]}
         return cls(
             **{
-                field: state_table(app, settings, name, help)
+                field: state_table(app, settings, name, help) if field in used else None
                 for field, (name, help) in TABLES.items()
             }
         )
@@ -81,6 +83,15 @@ TABLES: dict[str, tuple[str, str]] = {
     "window_index": ("window-index", "Live window starts per scope."),
     "timelines": ("role-timelines", "Latest where/what per (scope, who)."),
     "decay": ("unit-decay", "Reinforced decay state per unit."),
+}
+
+
+# Agent → the StateTables fields it reads and writes.
+AGENT_TABLES: dict[str, tuple[str, ...]] = {
+    "enrich": ("chain", "content", "recent"),
+    "state": ("activations", "windows", "window_index", "timelines"),
+    "reinforce": ("decay",),
+    "sink": (),
 }
 
 

@@ -16,6 +16,7 @@ from lumina.brokers import KafkaBroker, free_port
 from lumina.core.provenance import ChainEntry, verify_chain
 from lumina.remote import WorkerClient
 from lumina.schemas import MemoryUnit
+from lumina.streams.tables import AGENT_TABLES, TABLES
 from tests.integration.conftest import WorkerProcess, consume, make_worker, publish
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e, pytest.mark.slow]
@@ -176,6 +177,52 @@ def test_e2e_workers_share_partitions_and_state_follows_them(
     finally:
         for worker in team:
             worker.stop()
+
+
+def test_e2e_workers_running_different_agents_share_the_group(
+    kafka: KafkaBroker, tmp_path: Path
+) -> None:
+    # Enrichment in one process; state, reinforcement and the sink in another, as a
+    # deployment scales its enrichment apart from its store writes. One consumer group: each
+    # process is assigned only the topics its agents read, and only its tables.
+    enricher = make_worker(kafka.bootstrap, tmp_path, LUMINA_WORKER_AGENTS="enrich")
+    keeper = second_worker(enricher, tmp_path / "keeper")
+    keeper.env["LUMINA_WORKER_AGENTS"] = "state,reinforce,sink"
+    enricher.start()
+    keeper.start()
+    try:
+        publish(enricher.bootstrap, enricher.topic("events"), events(0, 60))
+        units = units_on_topic(enricher, 60)
+        assert len(units) == 60
+        assert_chains_verify(list(units.values()))
+        assert sorted(enricher.api.partitions()) == [0, 1, 2]
+        assert keeper.api.partitions() == []  # it reads units and access, not events
+
+        def stored(worker: WorkerProcess) -> set[str]:
+            rows = worker.api.sql("SELECT id FROM memory_units FINAL")["rows"]
+            return {r[0] for r in rows}
+
+        keeper.wait_until(lambda: stored(keeper) == set(units), 90, "every unit in the store")
+        assert stored(enricher) == set()  # no sink there
+        # The state agent ran where the sink did: its activations reached the store.
+        keeper.wait_until(
+            lambda: keeper.api.sql("SELECT count() FROM active_entities")["rows"][0][0] > 0,
+            60,
+            "entity activations in the store",
+        )
+
+        def local_tables(worker: WorkerProcess) -> set[str]:
+            return {db.name.rsplit("-", 1)[0] for db in (worker.home / "worker").rglob("*.db")}
+
+        def tables_of(*agents: str) -> set[str]:
+            return {TABLES[field][0] for agent in agents for field in AGENT_TABLES[agent]}
+
+        # Each process keeps the tables of its own agents and no others.
+        assert local_tables(enricher) == tables_of("enrich")
+        assert local_tables(keeper) == tables_of("state", "reinforce")
+    finally:
+        enricher.stop()
+        keeper.stop()
 
 
 def test_e2e_restart_with_a_backlog_and_no_local_state_processes_everything(

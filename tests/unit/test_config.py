@@ -34,3 +34,12 @@ def test_config_rejects_impossible_values(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("LUMINA_PARTITIONS", "0")
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_config_worker_agents_are_known_and_keep_state_with_the_sink() -> None:
+    assert Settings().agents == {"enrich", "state", "reinforce", "sink"}
+    assert Settings(worker_agents=" sink, state,enrich").worker_agents == "enrich,state,sink"
+    assert Settings(worker_agents="reinforce").agents == {"reinforce"}
+    for bad in ("", "enrich,sinks", "state", "enrich,sink"):
+        with pytest.raises(ValidationError, match=r"worker agents|run them together"):
+            Settings(worker_agents=bad)
