@@ -23,9 +23,13 @@ def agent_list(value: str) -> str:
     if unknown or not named:
         raise ValueError(f"worker agents are some of {', '.join(AGENTS)}; got {value!r}")
     # Both read the units topic, and a consumer group gives each partition to one member:
-    # in two workers of one group, each would see only some of the units.
-    if ("state" in named) != ("sink" in named):
-        raise ValueError("the state and sink agents both read the units topic: run them together")
+    # in two workers of one group, each would see only some of the units. A worker that
+    # only sinks reads in a group of its own (`Settings.consumer_group`).
+    if "sink" in named and named != {"sink"} and "state" not in named:
+        raise ValueError(
+            "the state and sink agents both read the units topic: run the sink with the "
+            "state agent, or alone"
+        )
     return ",".join(name for name in AGENTS if name in named)
 
 
@@ -154,6 +158,13 @@ class Settings(BaseSettings):
     @property
     def agents(self) -> frozenset[str]:
         return frozenset(self.worker_agents.split(","))
+
+    @property
+    def consumer_group(self) -> str:
+        """The worker's consumer group, also its Faust app id. Workers that only sink read
+        every unit in a group of their own, as a store's loader would; all others share
+        LUMINA_GROUP_ID, where each topic's partitions are split between its readers."""
+        return f"{self.group_id}-sink" if self.worker_agents == "sink" else self.group_id
 
     @property
     def store_dsn(self) -> str:

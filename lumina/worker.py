@@ -79,7 +79,7 @@ def build_worker(
 
 def reset_local_state(settings: Settings) -> None:
     """Forget local table state: a fresh embedded broker has no changelog to match it."""
-    shutil.rmtree(settings.home / "worker" / settings.group_id, ignore_errors=True)
+    shutil.rmtree(settings.home / "worker" / settings.consumer_group, ignore_errors=True)
 
 
 def run_worker(

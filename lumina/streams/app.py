@@ -24,10 +24,10 @@ def create_app(settings: Settings, brokers: str) -> faust.App:
     that parses them, so a bad message reaches our decoder (and the dead-letter topic)
     instead of failing inside Faust's deserializer.
     """
-    datadir = settings.home / "worker" / settings.group_id
+    datadir = settings.home / "worker" / settings.consumer_group
     datadir.parent.mkdir(parents=True, exist_ok=True)  # Faust creates only the last level
     return faust.App(
-        settings.group_id,
+        settings.consumer_group,
         broker=[f"kafka://{b.strip()}" for b in brokers.split(",") if b.strip()],
         # RocksDB keeps table state on disk between runs, so a restart reads only the
         # changelog written since; memory:// re-reads every changelog from the start.

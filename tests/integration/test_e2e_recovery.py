@@ -179,15 +179,19 @@ def test_e2e_workers_share_partitions_and_state_follows_them(
             worker.stop()
 
 
-def test_e2e_workers_running_different_agents_share_the_group(
-    kafka: KafkaBroker, tmp_path: Path
+@pytest.mark.parametrize(
+    ("front", "back"), [("enrich", "state,reinforce,sink"), ("enrich,state,reinforce", "sink")]
+)
+def test_e2e_workers_running_different_agents_split_the_work(
+    kafka: KafkaBroker, tmp_path: Path, front: str, back: str
 ) -> None:
-    # Enrichment in one process; state, reinforcement and the sink in another, as a
-    # deployment scales its enrichment apart from its store writes. One consumer group: each
-    # process is assigned only the topics its agents read, and only its tables.
-    enricher = make_worker(kafka.bootstrap, tmp_path, LUMINA_WORKER_AGENTS="enrich")
+    # As a deployment scales enrichment apart from its store writes: the front worker reads
+    # the events, the back one stores. Agents reading the same topic run in one worker (a
+    # consumer group gives each partition to one member); a worker that only sinks reads in
+    # a group of its own. Each worker keeps only its own agents' tables.
+    enricher = make_worker(kafka.bootstrap, tmp_path, LUMINA_WORKER_AGENTS=front)
     keeper = second_worker(enricher, tmp_path / "keeper")
-    keeper.env["LUMINA_WORKER_AGENTS"] = "state,reinforce,sink"
+    keeper.env["LUMINA_WORKER_AGENTS"] = back
     enricher.start()
     keeper.start()
     try:
@@ -196,7 +200,7 @@ def test_e2e_workers_running_different_agents_share_the_group(
         assert len(units) == 60
         assert_chains_verify(list(units.values()))
         assert sorted(enricher.api.partitions()) == [0, 1, 2]
-        assert keeper.api.partitions() == []  # it reads units and access, not events
+        assert keeper.api.partitions() == []  # it does not read the events
 
         def stored(worker: WorkerProcess) -> set[str]:
             rows = worker.api.sql("SELECT id FROM memory_units FINAL")["rows"]
@@ -204,7 +208,7 @@ def test_e2e_workers_running_different_agents_share_the_group(
 
         keeper.wait_until(lambda: stored(keeper) == set(units), 90, "every unit in the store")
         assert stored(enricher) == set()  # no sink there
-        # The state agent ran where the sink did: its activations reached the store.
+        # The state agent's activations reached the store, from whichever worker ran it.
         keeper.wait_until(
             lambda: keeper.api.sql("SELECT count() FROM active_entities")["rows"][0][0] > 0,
             60,
@@ -214,12 +218,11 @@ def test_e2e_workers_running_different_agents_share_the_group(
         def local_tables(worker: WorkerProcess) -> set[str]:
             return {db.name.rsplit("-", 1)[0] for db in (worker.home / "worker").rglob("*.db")}
 
-        def tables_of(*agents: str) -> set[str]:
-            return {TABLES[field][0] for agent in agents for field in AGENT_TABLES[agent]}
+        def tables_of(agents: str) -> set[str]:
+            return {TABLES[f][0] for agent in agents.split(",") for f in AGENT_TABLES[agent]}
 
-        # Each process keeps the tables of its own agents and no others.
-        assert local_tables(enricher) == tables_of("enrich")
-        assert local_tables(keeper) == tables_of("state", "reinforce")
+        assert local_tables(enricher) == tables_of(front)
+        assert local_tables(keeper) == tables_of(back)
     finally:
         enricher.stop()
         keeper.stop()

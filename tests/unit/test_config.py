@@ -39,7 +39,13 @@ def test_config_rejects_impossible_values(monkeypatch: pytest.MonkeyPatch) -> No
 def test_config_worker_agents_are_known_and_keep_state_with_the_sink() -> None:
     assert Settings().agents == {"enrich", "state", "reinforce", "sink"}
     assert Settings(worker_agents=" sink, state,enrich").worker_agents == "enrich,state,sink"
-    assert Settings(worker_agents="reinforce").agents == {"reinforce"}
-    for bad in ("", "enrich,sinks", "state", "enrich,sink"):
-        with pytest.raises(ValidationError, match=r"worker agents|run them together"):
+    assert Settings(worker_agents="enrich,state").agents == {"enrich", "state"}
+    for bad in ("", "enrich,sinks", "enrich,sink", "reinforce,sink"):
+        with pytest.raises(ValidationError, match=r"worker agents|run the sink with"):
             Settings(worker_agents=bad)
+
+
+def test_config_a_worker_that_only_sinks_reads_in_a_group_of_its_own() -> None:
+    assert Settings(group_id="g").consumer_group == "g"
+    assert Settings(group_id="g", worker_agents="enrich,state").consumer_group == "g"
+    assert Settings(group_id="g", worker_agents="sink").consumer_group == "g-sink"
