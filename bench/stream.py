@@ -16,7 +16,8 @@ Run: .venv/bin/python bench/stream.py [--broker kafka|tansu] [--profile fast|ful
    steady R/s for T seconds, each stamped with its send time; latency = arrival of its
    unit on `lumina.units` − send time.
 3. Memory (with --rss-events): the worker's RSS after M more events across S scopes, and
-   every K units stored on the way.
+   every K units stored on the way (with --split: every K events the enriching group has
+   committed, and after them all, without waiting for the store).
 
 With --workers W, W worker processes share the events in one consumer group, as a
 deployment scales out by partitions, each with a store of its own (chDB is embedded; a
@@ -46,10 +47,12 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from lumina.brokers import free_port, make_broker
 from lumina.config import Settings
@@ -244,6 +247,46 @@ def wait_for_units(
     raise SystemExit(f"the store did not reach {units} units")
 
 
+async def events_lag(bootstrap: str, settings: Settings) -> tuple[int, int]:
+    """(events on the events topic, events the enriching group has committed)."""
+    topic = settings.topic("events")
+    parts = [TopicPartition(topic, p) for p in range(settings.partitions)]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await consumer.start()
+    await admin.start()
+    try:
+        ends = await consumer.end_offsets(parts)
+        done = await admin.list_consumer_group_offsets(settings.group_id, partitions=parts)
+        return sum(ends.values()), sum(max(0, m.offset) for m in done.values())
+    finally:
+        await admin.close()
+        await consumer.stop()
+
+
+def wait_for_events(
+    bootstrap: str, settings: Settings, rss: Callable[[], str], pids: list[int], every: int
+) -> int:
+    """Wait until the enriching group has committed every event on the events topic,
+    printing the workers' RSS every `every` events; their peak total RSS, in MiB."""
+    peak = 0
+    started = time.monotonic()
+    next_report = every
+    while True:
+        peak = max(peak, total_rss(pids))
+        total, done = asyncio.run(events_lag(bootstrap, settings))
+        if done >= next_report:
+            print(
+                f"memory      worker RSS {rss()} with {done:,} events enriched "
+                f"({time.monotonic() - started:.0f} s)",
+                flush=True,
+            )
+            next_report = (done // every + 1) * every
+        if done >= total:
+            return peak
+        time.sleep(15)
+
+
 async def changelog_records(bootstrap: str, settings: Settings) -> dict[str, int]:
     """Records written to each table's changelog so far (sum of its partitions' end offsets)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
@@ -428,10 +471,17 @@ def main() -> None:
                     count = min(100_000, sent + args.rss_events - first)
                     asyncio.run(produce(bootstrap, event_bodies(first, count, args.scopes, turns)))
                 sent += args.rss_events
-                peak = wait_for_units(stats_urls, warm + sent, pids, args.rss_every)
+                if args.split:
+                    # The enriching and state workers are measured once they have taken
+                    # every event; the sink's store may still be catching up.
+                    peak = wait_for_events(bootstrap, settings, rss, pids, args.rss_every)
+                    print(f"store       {stored_units(stats_urls):,} units stored by then")
+                else:
+                    peak = wait_for_units(stats_urls, warm + sent, pids, args.rss_every)
                 print(
                     f"memory      worker RSS {rss()} (peak {peak} MiB) once "
-                    f"{sent:,} events across {args.scopes:,} scopes are stored "
+                    f"{sent:,} events across {args.scopes:,} scopes are "
+                    f"{'enriched' if args.split else 'stored'} "
                     f"({time.monotonic() - started:.0f} s)"
                 )
             print(f"store       units stored by each worker {stored_by_worker(stats_urls)}")
