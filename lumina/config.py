@@ -17,7 +17,7 @@ AGENTS = ("enrich", "state", "reinforce", "sink")
 
 def agent_list(value: str) -> str:
     """`value` ("sink,state") as a worker's agents in their canonical order ("state,sink");
-    ValueError if it names an unknown agent, none, or splits state from sink."""
+    ValueError if it names an unknown agent, none, or the sink beside others but not state."""
     named = {name.strip() for name in value.split(",") if name.strip()}
     unknown = named - set(AGENTS)
     if unknown or not named:
@@ -133,7 +133,7 @@ class Settings(BaseSettings):
     worker_agents: str = Field(
         default=",".join(AGENTS),
         description="The agents this worker runs, comma-separated, of enrich, state, "
-        "reinforce and sink; workers running different agents share the consumer group.",
+        "reinforce and sink; a worker that runs only the sink reads in GROUP_ID-sink.",
     )
     api_host: str = "127.0.0.1"
     api_port: int = Field(default=6066, gt=0, lt=65536)
