@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import subprocess
 import sys
@@ -83,11 +84,20 @@ def chat_turns() -> list[str]:
 
 
 def event_bodies(first: int, count: int, scopes: int, turns: list[str]) -> list[dict]:
+    """Event n is turn n of the chat in scope n mod `scopes`. The (scope, turn) pairs repeat
+    after `period` events (260,000 at 10,000 scopes), and a repeat is an exact duplicate,
+    which makes no new unit; so each later round appends another turn to the text."""
+    period = math.lcm(scopes, len(turns))
+
+    def text(n: int) -> str:
+        rounds = n // period
+        return turns[n % len(turns)] + (f" {turns[rounds % len(turns)]}" if rounds else "")
+
     return [
         {
             "scope": f"scope-{n % scopes}",
             "author": f"user-{n % 7}",
-            "text": turns[n % len(turns)],
+            "text": text(n),
             "event_id": f"ev-{n}",
         }
         for n in range(first, first + count)
