@@ -151,7 +151,9 @@ async def arrivals(bootstrap: str, count: int, timeout: float) -> list[tuple[flo
     return out
 
 
-def start_worker(bootstrap: str, home: Path, profile: str, extra: dict[str, str]) -> tuple:
+def start_worker(
+    bootstrap: str, home: Path, profile: str, extra: dict[str, str], nice: int = 0
+) -> tuple:
     port = free_port()
     env = {
         **os.environ,
@@ -166,7 +168,10 @@ def start_worker(bootstrap: str, home: Path, profile: str, extra: dict[str, str]
     env.pop("LUMINA_CLICKHOUSE_DSN", None)
     log = open(home / "worker.log", "ab")  # noqa: SIM115 - lives as long as the worker
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lumina", "worker"], env=env, stdout=log, stderr=log
+        ["nice", "-n", str(nice), sys.executable, "-m", "lumina", "worker"],
+        env=env,
+        stdout=log,
+        stderr=log,
     )
     url = f"http://127.0.0.1:{port}/api/stats"
     deadline = time.monotonic() + 120
@@ -349,6 +354,13 @@ def main() -> None:
     parser.add_argument("--rss-every", type=int, default=50_000, help="print RSS every N units")
     parser.add_argument("--workers", type=int, default=1, help="worker processes in the group")
     parser.add_argument(
+        "--store-nice",
+        type=int,
+        default=0,
+        help="with --split, the nice value of workers that sink and do not enrich: on a "
+        "shared machine, the store's merges otherwise take the cores from the others",
+    )
+    parser.add_argument(
         "--split",
         default=None,
         help="one worker process per ':'-separated group of agents, e.g. enrich:state,sink",
@@ -396,7 +408,8 @@ def main() -> None:
                 home = work / f"worker-{n}"
                 home.mkdir()
                 env = extra if agents is None else {**extra, "LUMINA_WORKER_AGENTS": agents}
-                proc, url = start_worker(bootstrap, home, args.profile, env)
+                nice = args.store_nice if agents and "enrich" not in agents else 0
+                proc, url = start_worker(bootstrap, home, args.profile, env, nice)
                 procs.append(proc)
                 every_url.append(url)
                 if agents is None or "sink" in agents:
