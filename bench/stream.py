@@ -4,7 +4,8 @@ same enrichment in-process, in one run.
 Run: .venv/bin/python bench/stream.py [--broker kafka|tansu] [--profile fast|full]
                                       [--events N] [--scopes S] [--rate R --seconds T]
                                       [--rss-events M [--rss-every K]] [--workers W]
-                                      [--heap settled|default] [--split AGENTS:AGENTS…]
+                                      [--heap settled|default]
+                                      [--split AGENTS:AGENTS… [--store-nice N]]
 
 1. Throughput: N events (LoCoMo chat turns, or the demo conversation) across S scopes are
    published first; a worker (enrich, state, reinforcement and sink agents, as `lumina
