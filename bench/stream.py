@@ -237,30 +237,34 @@ def settle(bootstrap: str, stats_urls: list[str], turns: list[str]) -> int:
     raise SystemExit("the workers did not all get partitions")
 
 
-def wait_for_units(
-    stats_urls: list[str], units: int, pids: list[int], every: int, timeout: float = 4 * 3600
+def wait_reporting_rss(
+    progress: Callable[[], tuple[int, int]],
+    what: str,
+    rss: Callable[[], str],
+    pids: list[int],
+    every: int,
+    timeout: float = 4 * 3600,
 ) -> int:
-    """Wait until the stores hold `units`, printing the workers' RSS every `every` units
-    stored; their peak RSS meanwhile, in MiB."""
+    """Wait until `progress()` (done, target) reaches its target, printing the workers' RSS
+    every `every` done; their peak total RSS meanwhile, in MiB."""
     peak = 0
     started = time.monotonic()
     deadline = started + timeout
     next_report = every
     while time.monotonic() < deadline:
-        rss = total_rss(pids)
-        peak = max(peak, rss)
-        stored = stored_units(stats_urls)
-        if stored >= next_report:
+        peak = max(peak, total_rss(pids))
+        done, target = progress()
+        if done >= next_report:
             print(
-                f"memory      worker RSS {rss} MiB with {stored:,} units stored "
+                f"memory      worker RSS {rss()} with {done:,} {what} "
                 f"({time.monotonic() - started:.0f} s)",
                 flush=True,
             )
-            next_report = (stored // every + 1) * every
-        if stored >= units:
+            next_report = (done // every + 1) * every
+        if done >= target:
             return peak
         time.sleep(15)  # counting with FINAL is not free for the worker either
-    raise SystemExit(f"the store did not reach {units} units")
+    raise SystemExit(f"the workers did not reach {what} in {timeout:.0f} s")
 
 
 async def events_lag(bootstrap: str, settings: Settings) -> tuple[int, int]:
@@ -278,29 +282,6 @@ async def events_lag(bootstrap: str, settings: Settings) -> tuple[int, int]:
     finally:
         await admin.close()
         await consumer.stop()
-
-
-def wait_for_events(
-    bootstrap: str, settings: Settings, rss: Callable[[], str], pids: list[int], every: int
-) -> int:
-    """Wait until the enriching group has committed every event on the events topic,
-    printing the workers' RSS every `every` events; their peak total RSS, in MiB."""
-    peak = 0
-    started = time.monotonic()
-    next_report = every
-    while True:
-        peak = max(peak, total_rss(pids))
-        total, done = asyncio.run(events_lag(bootstrap, settings))
-        if done >= next_report:
-            print(
-                f"memory      worker RSS {rss()} with {done:,} events enriched "
-                f"({time.monotonic() - started:.0f} s)",
-                flush=True,
-            )
-            next_report = (done // every + 1) * every
-        if done >= total:
-            return peak
-        time.sleep(15)
 
 
 async def changelog_records(bootstrap: str, settings: Settings) -> dict[str, int]:
@@ -498,10 +479,21 @@ def main() -> None:
                 if args.split:
                     # The enriching and state workers are measured once they have taken
                     # every event; the sink's store may still be catching up.
-                    peak = wait_for_events(bootstrap, settings, rss, pids, args.rss_every)
+                    def taken() -> tuple[int, int]:
+                        total, done = asyncio.run(events_lag(bootstrap, settings))
+                        return done, total
+
+                    peak = wait_reporting_rss(taken, "events enriched", rss, pids, args.rss_every)
                     print(f"store       {stored_units(stats_urls):,} units stored by then")
                 else:
-                    peak = wait_for_units(stats_urls, warm + sent, pids, args.rss_every)
+                    target = warm + sent
+                    peak = wait_reporting_rss(
+                        lambda: (stored_units(stats_urls), target),
+                        "units stored",
+                        rss,
+                        pids,
+                        args.rss_every,
+                    )
                 print(
                     f"memory      worker RSS {rss()} (peak {peak} MiB) once "
                     f"{sent:,} events across {args.scopes:,} scopes are "
