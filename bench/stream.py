@@ -135,6 +135,7 @@ class _Provenance(msgspec.Struct):
 
 class _Timestamps(msgspec.Struct):
     event_ms: int
+    ingest_ms: int  # when the worker's pipeline took the event's batch
 
 
 class Arrival(msgspec.Struct):
@@ -168,10 +169,11 @@ async def units_consumer(bootstrap: str, *, from_end: bool = False) -> AIOKafkaC
 
 async def arrivals(
     consumer: AIOKafkaConsumer, count: int, timeout: float
-) -> list[tuple[float, Arrival]]:
-    """(arrival time, unit) for the first `count` first-version units `consumer` reads after
-    the warm-up's; the consumer is stopped at the end."""
-    out: list[tuple[float, Arrival]] = []
+) -> list[tuple[float, int, Arrival]]:
+    """(arrival time in s, the unit record's timestamp in ms, unit) for the first `count`
+    first-version units `consumer` reads after the warm-up's; the consumer is stopped at
+    the end. The record's timestamp is the worker's producer's clock when it took the unit."""
+    out: list[tuple[float, int, Arrival]] = []
     seen: set[str] = set()
     deadline = time.monotonic() + timeout
     try:
@@ -188,13 +190,15 @@ async def arrivals(
                         and not event_id.startswith(WARM_UP)
                     ):
                         seen.add(unit.id)
-                        out.append((now, unit))
+                        out.append((now, record.timestamp, unit))
     finally:
         await consumer.stop()
     return out
 
 
-async def read_arrivals(bootstrap: str, count: int, timeout: float) -> list[tuple[float, Arrival]]:
+async def read_arrivals(
+    bootstrap: str, count: int, timeout: float
+) -> list[tuple[float, int, Arrival]]:
     """`arrivals` of the units topic from its start."""
     return await arrivals(await units_consumer(bootstrap), count, timeout)
 
@@ -464,7 +468,7 @@ def main() -> None:
         try:
             got = asyncio.run(read_arrivals(bootstrap, args.events, timeout=3600))
             stored = stored_units(stats_urls) - warm
-            times = [t for t, _ in got]
+            times = [t for t, _, _ in got]
             stream = (len(times) - 1) / (times[-1] - times[0])
             print(
                 f"throughput  stream {stream:8,.0f} units/s  in-process {base:8,.0f} units/s"
@@ -500,7 +504,7 @@ def main() -> None:
                 steady = event_bodies(sent, count, args.scopes, turns)
                 sent += count
 
-                async def run_latency() -> list[tuple[float, Arrival]]:
+                async def run_latency() -> list[tuple[float, int, Arrival]]:
                     # From the topic's end: reading the backlog's units first would put
                     # the bench's own catching up into the first arrivals' latency.
                     consumer = await units_consumer(bootstrap, from_end=True)
@@ -510,12 +514,24 @@ def main() -> None:
 
                 got = asyncio.run(run_latency())
                 ids = {b["event_id"] for b in steady}
-                sent_arrived = sorted(
-                    (u.timestamps.event_ms, t * 1000 - u.timestamps.event_ms)
-                    for t, u in got
-                    if u.provenance.event_id in ids
+                # Per unit, in the order sent: the whole latency, and its three legs: waiting
+                # (send → the worker's pipeline takes its batch: broker, fetch, batching),
+                # working (→ the worker's producer takes the unit) and delivering (→ the
+                # bench reads it: producer linger, broker, acks, this consumer's fetch).
+                legs = np.array(
+                    sorted(
+                        (
+                            u.timestamps.event_ms,
+                            t * 1000 - u.timestamps.event_ms,
+                            u.timestamps.ingest_ms - u.timestamps.event_ms,
+                            record_ms - u.timestamps.ingest_ms,
+                            t * 1000 - record_ms,
+                        )
+                        for t, record_ms, u in got
+                        if u.provenance.event_id in ids
+                    )
                 )
-                lat = [latency for _, latency in sent_arrived]
+                lat = legs[:, 1]
                 p50, p99 = np.percentile(lat, [50, 99])
                 # A p50 that climbs from quarter to quarter is a worker falling behind the
                 # rate; a flat one is the delay each event meets on its way.
@@ -524,6 +540,14 @@ def main() -> None:
                     f"latency     at {args.rate:,.0f} events/s for {args.seconds:.0f}s: "
                     f"p50 {p50:.0f} ms, p99 {p99:.0f} ms ({len(lat):,} units); p50 by quarter "
                     f"of the sending {', '.join(f'{q:.0f}' for q in quarters)} ms"
+                )
+                print(
+                    "latency     p50/p99 of its legs: "
+                    + ", ".join(
+                        f"{name} {np.percentile(legs[:, col], 50):.0f}/"
+                        f"{np.percentile(legs[:, col], 99):.0f} ms"
+                        for col, name in ((2, "waiting"), (3, "working"), (4, "delivering"))
+                    )
                 )
             if args.rss_events:
                 started = time.monotonic()
