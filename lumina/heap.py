@@ -10,8 +10,8 @@ that heap after start-up takes it out of every later collection. Frozen objects 
 freed by reference counting; only a reference cycle among them would never be collected,
 and start-up leaves nothing the worker relies on freeing that way.
 
-Figures (`bench/stream.py` prints the collector's share of the worker's time) are in the
-README, "Garbage collection".
+Figures (`bench/stream.py` prints the collector's share of the worker's time) are in
+`docs/streaming-history.md`, "Garbage collection".
 """
 
 from __future__ import annotations
