@@ -12,8 +12,8 @@ is then kept and tried again (`lumina.agents.retry`) instead of committed.
 The records go as one Kafka record batch per partition (aiokafka's `create_batch` and
 `send_batch`), not one `send` each: Faust's send path builds a message object, a future and
 a callback per record, which took much of the agents' time (see "Record batches" in
-`docs/streaming-history.md`). Partitions are chosen by the producer's own partitioner, so a record lands where
-`topic.send` would have put it.
+`docs/streaming-history.md`). Partitions are chosen by the producer's own partitioner, so
+a record lands where `topic.send` would have put it.
 """
 
 from __future__ import annotations
