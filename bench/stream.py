@@ -351,6 +351,14 @@ async def changelog_records(bootstrap: str, settings: Settings) -> dict[str, int
         await consumer.stop()
 
 
+def topic_bytes(log_dirs: Path, topics: list[str]) -> dict[str, int]:
+    """Bytes of records each topic holds on a Kafka broker: its partitions' segment files
+    (`*.log`; the index files are preallocated, their size says nothing)."""
+    return {
+        topic: sum(f.stat().st_size for f in log_dirs.glob(f"{topic}-*/*.log")) for topic in topics
+    }
+
+
 def rss_mib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS"):
@@ -495,6 +503,18 @@ def main() -> None:
                 f"state       {sum(records.values()) / units:.1f} changelog records a unit "
                 f"({', '.join(f'{n} {c / units:.1f}' for n, c in records.items())})"
             )
+            log_dirs = getattr(broker, "log_dirs", None)  # Kafka's; Tansu stores otherwise
+            if log_dirs is not None:
+                names = [name for name, _ in TABLES.values()]
+                sizes = topic_bytes(
+                    log_dirs, [settings.topic("units"), *changelog_topics(settings)]
+                )
+                unit_kb, *table_kb = (size / units / 1024 for size in sizes.values())
+                print(
+                    f"state       {sum(table_kb):.1f} kB of changelog a unit, against "
+                    f"{unit_kb:.1f} kB on the units topic "
+                    f"({', '.join(f'{n} {kb:.1f}' for n, kb in zip(names, table_kb, strict=True))})"
+                )
             sent = len(bodies)
             if args.rate:
                 # Let the sink and the state agent finish the backlog first: a latency taken
