@@ -12,8 +12,15 @@ compared only with units before it in the chain, so re-processing it after a cra
 the same kept unit. A replayed unit (at or before the last position seen) is reported again
 as a repeat, which republishes the record but does not reinforce twice.
 
-Per scope one value: `{"q": last position, "embed": version, "units": [[id, position,
-event_ms, float16 embedding as base64], …]}`. float16 keeps the cosine within ~1e-3.
+State, in the table it is given: per scope an index, `{"q": last position, "embed": version,
+"units": [[id, position, event_ms, fingerprint], …]}`, and per remembered unit its
+embedding, float16 as base64 (float16 keeps the cosine within ~1e-3), under
+`scope ␟ "v" ␟ id ␟ fingerprint`, written once and deleted when the unit leaves the
+index. The index is rewritten with every unit of its scope, so it holds no vectors: with
+them inline (as before; such entries are still read) it was ~12.5 kB, rewritten to
+RocksDB and the changelog per unit, more than the unit itself. A process keeps the
+vectors it decoded, so a check reads only the index and, after a restart or a rebalance,
+each vector once.
 """
 
 from __future__ import annotations
@@ -26,10 +33,15 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+from blake3 import blake3
 
 from lumina.schemas import MemoryUnit
+from lumina.state.keys import scoped
 
-__all__ = ["NearDuplicates", "NearMatch"]
+__all__ = ["NearDuplicates", "NearMatch", "vector_key"]
+
+VECTOR = "v"  # the key part of a remembered unit's embedding
+FINGERPRINT_CHARS = 16  # an entry's fourth element: longer, it is the encoded vector itself
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,18 +55,40 @@ def _encode(vector: np.ndarray) -> str:
     return base64.b64encode(np.asarray(vector, dtype=np.float16).tobytes()).decode()
 
 
-@lru_cache(maxsize=16_384)
-def _decode(text: str) -> np.ndarray:
-    """The vector an encoded embedding holds, read-only; cached by its text.
+def vector_key(scope: str, unit_id: str, fingerprint: str) -> str:
+    """Where a remembered unit's embedding is kept. The fingerprint (of the encoded vector)
+    is part of the key: a unit id remembered twice with two vectors (an event id reused for
+    another text) keeps both, each for its own index entry."""
+    return scoped(scope, VECTOR, unit_id, fingerprint)
 
-    A scope's recent embeddings are decoded again for every unit the scope gets, ~16 per
-    unit, and base64 plus the float16 conversion were half of the check's time. The text is
-    the vector, so a cached entry can never go stale; 16,384 of them (~32 MiB with their
-    keys) hold the recent units of ~1,000 busy scopes.
-    """
+
+def _fingerprint(encoded: str) -> str:
+    return blake3(encoded.encode()).hexdigest(length=8)
+
+
+def _decode(text: str) -> np.ndarray:
+    """The vector an encoded embedding holds, read-only (shared by later checks)."""
     vector = np.frombuffer(binascii.a2b_base64(text), dtype=np.float16).astype(np.float32)
-    vector.flags.writeable = False  # shared by every later check of the scope
+    vector.flags.writeable = False
     return vector
+
+
+# Embedding key → vector. A scope's recent embeddings are compared again for every unit the
+# scope gets, ~16 per unit, and reading and decoding them each time was most of the check's
+# time. A key names one encoded vector (its fingerprint is in it), so a vector kept here
+# never goes stale. 16,384 (~16 MiB) hold the recent units of ~1,000 busy scopes.
+_VECTORS: dict[str, np.ndarray] = {}
+_VECTORS_KEPT = 16_384
+
+
+def _keep(key: str, vector: np.ndarray) -> None:
+    if len(_VECTORS) >= _VECTORS_KEPT:  # bounded: a long-running worker sees endless units
+        _VECTORS.clear()
+    _VECTORS[key] = vector
+
+
+# Entries written before the vectors had keys of their own carry the encoded vector itself.
+_decode_inline = lru_cache(maxsize=16_384)(_decode)
 
 
 class NearDuplicates:
@@ -88,14 +122,50 @@ class NearDuplicates:
             if u[1] < position and u[0] != unit.id and abs(now - u[2]) <= self.window_ms
         ]
         match = None
+        pairs = [(u, self._vector(scope, u)) for u in earlier]
+        earlier = [u for u, vector in pairs if vector is not None]
         if earlier:
-            vectors = np.stack([_decode(u[3]) for u in earlier])
+            vectors = np.stack([vector for _, vector in pairs if vector is not None])
             scores = vectors @ np.asarray(unit.embedding, dtype=np.float32)
             best = int(np.argmax(scores))  # first of equals: the earliest
             if float(scores[best]) >= self.threshold:
                 match = NearMatch(earlier[best][0], round(float(scores[best]), 4), repeat)
         if not repeat:
-            units = [*state["units"], [unit.id, position, now, _encode(unit.embedding)]]
-            units = [u for u in units if now - u[2] <= self.window_ms][-self.keep :]
-            self.table[scope] = {"q": position, "embed": embed, "units": units}
+            self._remember(scope, embed, state, unit)
         return match
+
+    def _vector(self, scope: str, entry: list[Any]) -> np.ndarray | None:
+        """The embedding of an index entry: from this process's memory, else the table.
+        None if the table lost it: the entry is then not compared, rather than the batch
+        failing again and again on state it cannot mend."""
+        unit_id, fingerprint = entry[0], entry[3]
+        if len(fingerprint) > FINGERPRINT_CHARS:
+            return _decode_inline(fingerprint)
+        key = vector_key(scope, unit_id, fingerprint)
+        vector = _VECTORS.get(key)
+        if vector is None:
+            encoded = self.table.get(key)
+            if encoded is None:
+                return None
+            vector = _decode(encoded)
+            _keep(key, vector)
+        return vector
+
+    def _remember(self, scope: str, embed: str, state: dict[str, Any], unit: MemoryUnit) -> None:
+        now = unit.timestamps.event_ms
+        encoded = _encode(unit.embedding)
+        fingerprint = _fingerprint(encoded)
+        entry = [unit.id, unit.provenance.sequence, now, fingerprint]
+        units = [*state["units"], entry]
+        kept = [u for u in units if now - u[2] <= self.window_ms][-self.keep :]
+        key = vector_key(scope, unit.id, fingerprint)
+        self.table[key] = encoded
+        _keep(key, _decode(encoded))
+        # A vector goes when its entry leaves the index, unless a kept entry names the same
+        # one (a unit remembered twice, at two positions).
+        named = {(u[0], u[3]) for u in kept}
+        for u in units:
+            if (u[0], u[3]) not in named and len(u[3]) <= FINGERPRINT_CHARS:
+                self.table.pop(vector_key(scope, u[0], u[3]), None)
+                named.add((u[0], u[3]))  # deleted once
+        self.table[scope] = {"q": unit.provenance.sequence, "embed": embed, "units": kept}

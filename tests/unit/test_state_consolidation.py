@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
+import numpy as np
 import pytest
 
 from lumina.config import Settings
@@ -12,7 +15,10 @@ from lumina.enrich import Incoming, Pipeline
 from lumina.enrich.embed import StaticEmbedder
 from lumina.schemas import TextEvent
 from lumina.state import ContentIndex, DecayLedger, NearDuplicates, NearMatch
+from lumina.state import near as near_module
 from lumina.state.chain import resume_chain, save_chain
+from lumina.state.keys import SEPARATOR
+from lumina.state.near import VECTOR, vector_key
 from lumina.state.reinforcement import DecayState, ingest_state, reinforced_unit
 
 NOW = 1_780_000_000_000
@@ -156,6 +162,62 @@ def test_near_duplicate_needs_the_same_scope_window_and_embedding_model(
         update={"id": "c" * 64, "provenance": a.provenance.model_copy(update={"sequence": 2})}
     )
     assert NearDuplicates(memory).check(c) is None  # vectors of another model: not compared
+
+
+def test_near_duplicate_state_keeps_each_vector_once_and_drops_it_with_its_entry(
+    pipeline: Pipeline,
+) -> None:
+    texts = [f"Note {i}: the {word} review moved to room {i}." for i, word in enumerate(
+        ["budget", "design", "hiring", "security", "launch"])]  # fmt: skip
+    units = pipeline.run(events(*texts, ids="k"), ProvenanceChain()).units
+    table: dict[str, Any] = {}
+    near = NearDuplicates(table, keep=3)
+    for unit in units:
+        near.check(unit)
+    index = table["s"]
+    kept = [entry[0] for entry in index["units"]]
+    assert kept == [u.id for u in units[-3:]]
+    # The index names its vectors; each is kept once, under its own key, and the two units
+    # that left the index took theirs with them.
+    vectors = {key for key in table if key.startswith(f"s{SEPARATOR}{VECTOR}{SEPARATOR}")}
+    assert vectors == {vector_key("s", uid, fp) for uid, _, _, fp in index["units"]}
+    assert all(len(fp) == 16 for *_, fp in index["units"])
+    assert len(json.dumps(index)) < 1_000  # ~12.5 kB a scope with the vectors inline
+
+
+def test_near_duplicate_decision_is_the_same_from_the_table_alone(pipeline: Pipeline) -> None:
+    texts = ("Dinner with Dana in Porto on Friday.", "dinner with dana in porto friday")
+    first, close = pipeline.run(events(*texts, ids="r"), ProvenanceChain()).units
+    table: dict[str, Any] = {}
+    NearDuplicates(table).check(first)
+    in_memory = NearDuplicates(dict(table)).check(close)
+    near_module._VECTORS.clear()  # a restarted worker: only the table is left
+    from_table = NearDuplicates(dict(table)).check(close)
+    assert in_memory is not None and in_memory == from_table
+    # A vector the table lost is not compared, and the check does not fail.
+    near_module._VECTORS.clear()
+    lost = {k: v for k, v in table.items() if SEPARATOR not in k}
+    assert NearDuplicates(lost).check(close) is None
+
+
+def test_near_duplicate_reads_entries_that_carry_their_vector(pipeline: Pipeline) -> None:
+    """State written before the vectors had keys of their own: the encoded vector inline."""
+    texts = ("Dinner with Dana in Porto on Friday.", "dinner with dana in porto friday")
+    first, close = pipeline.run(events(*texts, ids="o"), ProvenanceChain()).units
+    inline = base64.b64encode(np.asarray(first.embedding, dtype=np.float16).tobytes()).decode()
+    table: dict[str, Any] = {
+        "s": {
+            "q": first.provenance.sequence,
+            "embed": first.stages["embed"],
+            "units": [[first.id, first.provenance.sequence, first.timestamps.event_ms, inline]],
+        }
+    }
+    match = NearDuplicates(table, keep=1).check(close)
+    assert match is not None and match.kept_id == first.id and match.similarity >= 0.92
+    # The old entry left the index; it had no vector key to delete, the new one has one.
+    assert [key for key in table if SEPARATOR in key] == [
+        vector_key("s", close.id, table["s"]["units"][0][3])
+    ]
 
 
 def test_chain_table_resumes_the_chain_and_the_units_linked(pipeline: Pipeline) -> None:
