@@ -63,6 +63,7 @@ from lumina.core.provenance import ProvenanceChain
 from lumina.enrich import Incoming, Pipeline
 from lumina.schemas import TextEvent
 from lumina.streams.admin import ensure_topics
+from lumina.streams.fetch_wait import EMBEDDED_FETCH_WAIT_MS
 from lumina.streams.tables import TABLES, changelog_topics
 
 REPO = Path(__file__).resolve().parents[1]
@@ -155,7 +156,11 @@ async def units_consumer(bootstrap: str, *, from_end: bool = False) -> AIOKafkaC
     """A started consumer of every partition of the units topic, from its start or, with
     `from_end`, from its end as it is now (positions resolved before this returns, so
     nothing published after the call is missed)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    # A short fetch wait: on a broker that holds a fetch for its whole wait (Tansu) the
+    # bench's own wait would count as the worker's latency.
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, auto_offset_reset="earliest", fetch_max_wait_ms=20
+    )
     await consumer.start()
     topic = f"{PREFIX}.units"
     parts = [TopicPartition(topic, p) for p in range(Settings(topic_prefix=PREFIX).partitions)]
@@ -428,6 +433,9 @@ def main() -> None:
         "LUMINA_BATCH_WITHIN_S": args.batch_within,
         "LUMINA_SETTLE_HEAP": str(args.heap == "settled").lower(),
     }
+    if args.broker == "tansu" and "LUMINA_FETCH_MAX_WAIT_MS" not in os.environ:
+        # As `lumina up` runs its worker on the embedded broker (lumina.streams.fetch_wait).
+        extra["LUMINA_FETCH_MAX_WAIT_MS"] = str(EMBEDDED_FETCH_WAIT_MS)
     settings = Settings(topic_prefix=PREFIX)
     ensure_topics(bootstrap, settings)
     print(

@@ -38,6 +38,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     from lumina.brokers import TansuBroker
+    from lumina.streams.fetch_wait import embedded_fetch_wait
     from lumina.worker import reset_local_state, run_worker
 
     if settings.kafka_brokers:
@@ -45,6 +46,7 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     broker = TansuBroker(port=settings.embedded_port, data_dir=settings.home / "tansu")
     broker.start()
     reset_local_state(settings)  # the embedded broker is memory-only: it starts empty
+    settings = embedded_fetch_wait(settings)
     print(
         f"embedded broker on {broker.bootstrap}; worker API on "
         f"http://{settings.api_host}:{settings.api_port}",

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     group_id: str = "lumina"
     session_timeout_s: float = Field(default=6.0, gt=0)
     heartbeat_interval_s: float = Field(default=1.0, gt=0)
+    fetch_max_wait_ms: int = Field(
+        default=500,
+        gt=0,
+        description="How long the broker may hold the worker's fetch while it has no records.",
+    )
     batch_size: int = Field(default=256, gt=0)
     batch_within_s: float = Field(default=0.5, gt=0)
     sink_batch_size: int = Field(default=2000, gt=0)

@@ -19,6 +19,7 @@ from lumina.config import Settings
 from lumina.display import print_hits, print_table
 from lumina.errors import LuminaError, StoreError
 from lumina.remote import WorkerClient
+from lumina.streams.fetch_wait import EMBEDDED_FETCH_WAIT_MS
 
 SCOPE = "team-aurora"
 # One message per invalid class the decoder knows, sent beside the conversation.
@@ -75,6 +76,8 @@ def run_demo(settings: Settings) -> int:
             "LUMINA_KAFKA_BROKERS": broker.bootstrap,
             "LUMINA_API_PORT": str(api_port),
             "LUMINA_PARTITIONS": "2",
+            # Tansu holds a fetch for its whole wait (lumina.streams.fetch_wait).
+            "LUMINA_FETCH_MAX_WAIT_MS": str(EMBEDDED_FETCH_WAIT_MS),
         }
         env.pop("LUMINA_CLICKHOUSE_DSN", None)
         log_path = home / "worker.log"

@@ -26,6 +26,7 @@ from lumina.streams.admin import ensure_topics
 from lumina.streams.app import create_app
 from lumina.streams.delivery import attach_delivery_guard
 from lumina.streams.fair_fetch import attach_fair_fetch
+from lumina.streams.fetch_wait import attach_fetch_wait
 from lumina.streams.tables import StateTables
 from lumina.streams.topics import Topics
 
@@ -66,6 +67,7 @@ def build_worker(
     attach_api(app, search, topics, collector)
     attach_delivery_guard(app)
     attach_fair_fetch(app)
+    attach_fetch_wait(app, settings.fetch_max_wait_ms)
 
     @app.task
     async def quiet_debug_logging() -> None:
