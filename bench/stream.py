@@ -173,11 +173,12 @@ async def units_consumer(bootstrap: str, *, from_end: bool = False) -> AIOKafkaC
 
 
 async def arrivals(
-    consumer: AIOKafkaConsumer, count: int, timeout: float
+    consumer: AIOKafkaConsumer, count: int, timeout: float, of: set[str] | None = None
 ) -> list[tuple[float, int, Arrival]]:
     """(arrival time in s, the unit record's timestamp in ms, unit) for the first `count`
-    first-version units `consumer` reads after the warm-up's; the consumer is stopped at
-    the end. The record's timestamp is the worker's producer's clock when it took the unit."""
+    first-version units `consumer` reads after the warm-up's (only those of the event ids
+    `of`, if given); the consumer is stopped at the end. The record's timestamp is the
+    worker's producer's clock when it took the unit."""
     out: list[tuple[float, int, Arrival]] = []
     seen: set[str] = set()
     deadline = time.monotonic() + timeout
@@ -193,6 +194,7 @@ async def arrivals(
                         unit.decay.access_count == 0
                         and unit.id not in seen
                         and not event_id.startswith(WARM_UP)
+                        and (of is None or event_id in of)
                     ):
                         seen.add(unit.id)
                         out.append((now, record.timestamp, unit))
@@ -531,17 +533,17 @@ def main() -> None:
                 count = int(args.rate * args.seconds)
                 steady = event_bodies(sent, count, args.scopes, turns)
                 sent += count
+                ids = {b["event_id"] for b in steady}
 
                 async def run_latency() -> list[tuple[float, int, Arrival]]:
                     # From the topic's end: reading the backlog's units first would put
                     # the bench's own catching up into the first arrivals' latency.
                     consumer = await units_consumer(bootstrap, from_end=True)
-                    arrived = asyncio.create_task(arrivals(consumer, count, timeout=600))
+                    arrived = asyncio.create_task(arrivals(consumer, count, 600, of=ids))
                     await produce(bootstrap, steady, rate=args.rate)
                     return await arrived
 
                 got = asyncio.run(run_latency())
-                ids = {b["event_id"] for b in steady}
                 # Per unit, in the order sent: the whole latency, and its three legs: waiting
                 # (send → the worker's pipeline takes its batch: broker, fetch, batching),
                 # working (→ the worker's producer takes the unit) and delivering (→ the
@@ -566,8 +568,8 @@ def main() -> None:
                 quarters = [np.percentile(q, 50) for q in np.array_split(lat, 4)]
                 print(
                     f"latency     at {args.rate:,.0f} events/s for {args.seconds:.0f}s: "
-                    f"p50 {p50:.0f} ms, p99 {p99:.0f} ms ({len(lat):,} units); p50 by quarter "
-                    f"of the sending {', '.join(f'{q:.0f}' for q in quarters)} ms"
+                    f"p50 {p50:.0f} ms, p99 {p99:.0f} ms ({len(lat):,} of {count:,} units); "
+                    f"p50 by quarter of the sending {', '.join(f'{q:.0f}' for q in quarters)} ms"
                 )
                 print(
                     "latency     p50/p99 of its legs: "
