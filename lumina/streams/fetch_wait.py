@@ -5,10 +5,9 @@ request that long. Apache Kafka answers a held fetch as soon as records arrive, 
 costs nothing there; Tansu, the embedded broker, holds it the whole time, so each event
 waited for the fetch in flight: produce → consume took 133 ms p50 with aiokafka's default
 500 ms, 25 ms with 100 and 7 ms with 20, against 4-5 ms on Kafka with any of them
-(`bench/fetch_wait.py`). Faust
-fixes its worker consumer's wait at 1,500 ms; `LUMINA_FETCH_MAX_WAIT_MS` sets it (Kafka's
-own default, 500, unless set), and `lumina up` and `lumina demo` set it low
-(`EMBEDDED_FETCH_WAIT_MS`) on the embedded broker.
+(`bench/fetch_wait.py`). Faust fixes its worker consumer's wait at 1,500 ms;
+`LUMINA_FETCH_MAX_WAIT_MS` sets it (Kafka's own default, 500, unless set), and `lumina up`
+and `lumina demo` set it low (`EMBEDDED_FETCH_WAIT_MS`) on the embedded broker.
 
 Faust creates the aiokafka consumer in its consumer thread (`_create_worker_consumer`,
 faust-streaming 0.15.3); aiokafka reads the wait when the consumer starts. Both are
@@ -24,8 +23,9 @@ from lumina.config import Settings
 if TYPE_CHECKING:  # `lumina demo` reads the constant below without importing Faust
     import faust
 
-# The worker's fetch wait on the embedded broker: ~10 ms a hop at p50, and an idle worker
-# then sends ~40 empty fetches a second to a broker on the same machine.
+# The worker's fetch wait on the embedded broker: produce → consume 4 ms p50 there
+# (`bench/fetch_wait.py --broker tansu --waits 25`), and an idle worker then sends ~40
+# empty fetches a second to a broker on the same machine.
 EMBEDDED_FETCH_WAIT_MS = 25
 
 
