@@ -397,7 +397,9 @@ def main() -> None:
     parser.add_argument("--scopes", type=int, default=1_000)
     parser.add_argument("--rate", type=float, default=0.0, help="events/s for the latency run")
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--batch-within", default="0.05", help="LUMINA_BATCH_WITHIN_S")
+    parser.add_argument(
+        "--batch-within", default=None, help="LUMINA_BATCH_WITHIN_S (default: the worker's)"
+    )
     parser.add_argument("--rss-events", type=int, default=0)
     parser.add_argument("--rss-every", type=int, default=50_000, help="print RSS every N units")
     parser.add_argument("--workers", type=int, default=1, help="worker processes in the group")
@@ -431,10 +433,9 @@ def main() -> None:
     broker = make_broker(args.broker, data_dir=work / "broker")
     broker.start()
     bootstrap = broker.bootstrap
-    extra = {
-        "LUMINA_BATCH_WITHIN_S": args.batch_within,
-        "LUMINA_SETTLE_HEAP": str(args.heap == "settled").lower(),
-    }
+    extra = {"LUMINA_SETTLE_HEAP": str(args.heap == "settled").lower()}
+    if args.batch_within is not None:
+        extra["LUMINA_BATCH_WITHIN_S"] = args.batch_within
     if args.broker == "tansu" and "LUMINA_FETCH_MAX_WAIT_MS" not in os.environ:
         # As `lumina up` runs its worker on the embedded broker (lumina.streams.fetch_wait).
         extra["LUMINA_FETCH_MAX_WAIT_MS"] = str(EMBEDDED_FETCH_WAIT_MS)
@@ -442,7 +443,8 @@ def main() -> None:
     ensure_topics(bootstrap, settings)
     print(
         f"broker {args.broker}, profile {args.profile}, {settings.partitions} partitions, "
-        f"batch {settings.batch_size} within {args.batch_within}s, heap {args.heap}; "
+        f"batch {settings.batch_size} within {args.batch_within or settings.batch_within_s}s, "
+        f"heap {args.heap}; "
         f"work dir {work}"
     )
     try:
