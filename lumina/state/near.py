@@ -30,6 +30,7 @@ import binascii
 from collections.abc import MutableMapping
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -76,14 +77,21 @@ def _decode(text: str) -> np.ndarray:
 # Embedding key → vector. A scope's recent embeddings are compared again for every unit the
 # scope gets, ~16 per unit, and reading and decoding them each time was most of the check's
 # time. A key names one encoded vector (its fingerprint is in it), so a vector kept here
-# never goes stale. 16,384 (~16 MiB) hold the recent units of ~1,000 busy scopes.
+# never goes stale. A vector leaves with its index entry, and when the cache is full the
+# oldest written go first: a vector is written once and compared with its scope's next
+# units, so the oldest are those of the scopes heard from least lately. 16,384 (~27 MiB)
+# hold the recent units of ~1,000 busy scopes. (Emptying the cache when full, as before,
+# made every scope read its vectors from RocksDB again: ~10% of an enriching worker's time
+# at 1,000 scopes, in a profile of `bench/stream.py`.)
 _VECTORS: dict[str, np.ndarray] = {}
 _VECTORS_KEPT = 16_384
+_VECTORS_EVICTED = _VECTORS_KEPT // 8  # at a time, so eviction is rare
 
 
 def _keep(key: str, vector: np.ndarray) -> None:
     if len(_VECTORS) >= _VECTORS_KEPT:  # bounded: a long-running worker sees endless units
-        _VECTORS.clear()
+        for old in list(islice(_VECTORS, _VECTORS_EVICTED)):  # insertion order: oldest first
+            del _VECTORS[old]
     _VECTORS[key] = vector
 
 
@@ -166,6 +174,8 @@ class NearDuplicates:
         named = {(u[0], u[3]) for u in kept}
         for u in units:
             if (u[0], u[3]) not in named and len(u[3]) <= FINGERPRINT_CHARS:
-                self.table.pop(vector_key(scope, u[0], u[3]), None)
+                gone = vector_key(scope, u[0], u[3])
+                self.table.pop(gone, None)
+                _VECTORS.pop(gone, None)
                 named.add((u[0], u[3]))  # deleted once
         self.table[scope] = {"q": unit.provenance.sequence, "embed": embed, "units": kept}

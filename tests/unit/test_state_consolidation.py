@@ -185,6 +185,33 @@ def test_near_duplicate_state_keeps_each_vector_once_and_drops_it_with_its_entry
     assert len(json.dumps(index)) < 1_000  # ~12.5 kB a scope with the vectors inline
 
 
+def test_near_duplicate_vectors_kept_in_memory_are_those_the_indexes_name(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process's vectors follow the table: a vector leaves with its entry, and a full
+    cache lets the oldest go, not all (each would be read from the table again)."""
+    monkeypatch.setattr(near_module, "_VECTORS", {})
+    monkeypatch.setattr(near_module, "_VECTORS_KEPT", 8)
+    monkeypatch.setattr(near_module, "_VECTORS_EVICTED", 2)
+    texts = [f"Note {i}: the {word} review moved to room {i}." for i, word in enumerate(
+        ["budget", "design", "hiring", "security", "launch", "travel"])]  # fmt: skip
+    table: dict[str, Any] = {}
+    near = NearDuplicates(table, keep=3)
+    for unit in pipeline.run(events(*texts, ids="m"), ProvenanceChain()).units:
+        near.check(unit)
+    named = [vector_key("s", uid, fp) for uid, _, _, fp in table["s"]["units"]]
+    assert list(near_module._VECTORS) == named  # the three units that left took theirs
+    # Two more scopes of three units: nine vectors named; the ninth found the cache full,
+    # and the two oldest went.
+    for scope in ("t", "u"):
+        units = pipeline.run(events(*texts[:3], scope=scope, ids=scope), ProvenanceChain()).units
+        for unit in units:
+            near.check(unit)
+    kept = list(near_module._VECTORS)
+    assert len(kept) == 7 and kept[-1].startswith(f"u{SEPARATOR}")
+    assert not set(named[:2]) & set(kept) and named[2] in kept
+
+
 def test_near_duplicate_decision_is_the_same_from_the_table_alone(pipeline: Pipeline) -> None:
     texts = ("Dinner with Dana in Porto on Friday.", "dinner with dana in porto friday")
     first, close = pipeline.run(events(*texts, ids="r"), ProvenanceChain()).units
