@@ -31,6 +31,12 @@ With --split, one worker process per group of agents (`lumina worker --agents`),
 another, in one consumer group; stored units come from the sink's process, RSS is printed
 per process.
 
+With more than one worker process (--split, --workers), each one's CPU time over the
+backlog is printed too, in ms a unit, beside the CPU time a unit takes in-process: on a
+machine whose cores everything shares, a steadier measure of the streaming overhead than
+units/s. A worker that enriches is counted until the last unit reached the topic, the
+others until the last was stored.
+
 The last line is each worker's time in the garbage collector (`/api/process`); `--heap
 default` runs the workers with CPython's collector settings instead of `lumina.heap`'s.
 
@@ -377,16 +383,24 @@ def total_rss(pids: list[int]) -> int:
     return sum(rss_mib(pid) for pid in pids)
 
 
-def in_process_rate(bodies: list[dict], profile: str) -> float:
+def cpu_seconds(pid: int) -> float:
+    """The CPU time a process has used so far (user and system, all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def in_process_rate(bodies: list[dict], profile: str) -> tuple[float, float]:
+    """Units/s through `Pipeline.run` in this process, and the CPU ms a unit took."""
     settings = Settings(profile=profile)
     pipeline = Pipeline.from_settings(settings)
     events = [TextEvent(**body) for body in bodies]
     chain = ProvenanceChain()
     pipeline.run([Incoming(e) for e in events[: settings.batch_size]], chain)  # warm up
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     for i in range(0, len(events), settings.batch_size):
         pipeline.run([Incoming(e) for e in events[i : i + settings.batch_size]], chain)
-    return len(events) / (time.perf_counter() - started)
+    cpu_ms = (time.process_time() - cpu) * 1000 / len(events)
+    return len(events) / (time.perf_counter() - started), cpu_ms
 
 
 def main() -> None:
@@ -451,7 +465,7 @@ def main() -> None:
         bodies = event_bodies(0, args.events, args.scopes, turns)
         # The baseline first, while nothing else runs: measured while the worker still
         # drained its state and sink agents, it moved from 732 to 1,203 units/s between runs.
-        base = in_process_rate(bodies[: min(len(bodies), 10_000)], args.profile)
+        base, base_cpu_ms = in_process_rate(bodies[: min(len(bodies), 10_000)], args.profile)
         procs: list[subprocess.Popen] = []
         stats_urls: list[str] = []  # of the workers that store units
         every_url: list[str] = []
@@ -481,12 +495,17 @@ def main() -> None:
             warm = settle(bootstrap, stats_urls, turns)
             by_worker = stored_by_worker(stats_urls)
             print(f"workers     {groups}, warm-up units stored by each sink {by_worker}")
+        # CPU time is steadier than units/s on a machine whose cores the broker, the
+        # workers and this script share; counted only for workers that were settled (and
+        # idle) before the backlog, so their start-up is not in it.
+        cpu_from = [cpu_seconds(proc.pid) for proc in procs] if warm else []
         asyncio.run(produce(bootstrap, bodies))
         if not procs:
             start_workers()
         pids = [proc.pid for proc in procs]
         try:
             got = asyncio.run(read_arrivals(bootstrap, args.events, timeout=3600))
+            cpu_at_last_unit = [cpu_seconds(pid) for pid in pids]
             stored = stored_units(stats_urls) - warm
             times = [t for t, _, _ in got]
             stream = (len(times) - 1) / (times[-1] - times[0])
@@ -506,6 +525,24 @@ def main() -> None:
                 f"reached the topic ({(len(times) - 1) / stored_s:,.0f} units/s)"
             )
             print(f"memory      worker RSS {rss()} after {len(times):,} events")
+            if cpu_from:
+                # A worker that enriches is counted until the last unit reached the topic,
+                # the others until the last was stored: then each has done its share.
+                now = [cpu_seconds(pid) for pid in pids]
+                enriches = [g is None or "enrich" in g for g in groups]
+                per_unit = [
+                    1000 * ((cpu_at_last_unit if e else now)[n] - cpu_from[n]) / len(times)
+                    for n, e in enumerate(enriches)
+                ]
+                enriching = [ms for ms, e in zip(per_unit, enriches, strict=True) if e]
+                print(
+                    "cpu         "
+                    + ", ".join(
+                        f"{g or 'all'} {ms:.2f}" for g, ms in zip(groups, per_unit, strict=True)
+                    )
+                    + f" ms a unit (a process's CPU time over all the units); in-process "
+                    f"{base_cpu_ms:.2f} ms a unit (ratio {base_cpu_ms / sum(enriching):.2f})"
+                )
             # What the tables cost the worker: each record is one Faust publish and one
             # RocksDB offset write. Counted once every unit is stored, so the state agent
             # has (nearly always) written its share too.
