@@ -582,7 +582,12 @@ def main() -> None:
                     await produce(bootstrap, steady, rate=args.rate)
                     return await arrived
 
+                cpu_sending, wall_from = [cpu_seconds(pid) for pid in pids], time.monotonic()
                 got = asyncio.run(run_latency())
+                busy = [
+                    (cpu_seconds(pid) - before) / (time.monotonic() - wall_from)
+                    for pid, before in zip(pids, cpu_sending, strict=True)
+                ]
                 # Per unit, in the order sent: the whole latency, and its three legs: waiting
                 # (send → the worker's pipeline takes its batch: broker, fetch, batching),
                 # working (→ the worker's producer takes the unit) and delivering (→ the
@@ -616,6 +621,13 @@ def main() -> None:
                         f"{name} {np.percentile(legs[:, col], 50):.0f}/"
                         f"{np.percentile(legs[:, col], 99):.0f} ms"
                         for col, name in ((2, "waiting"), (3, "working"), (4, "delivering"))
+                    )
+                )
+                # How much of a core each worker needed for the rate: the headroom it had.
+                print(
+                    "cpu         share of a core over the steady run: "
+                    + ", ".join(
+                        f"{g or 'worker'} {b:.0%}" for g, b in zip(groups, busy, strict=True)
                     )
                 )
             if args.rss_events:
