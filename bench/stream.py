@@ -582,11 +582,15 @@ def main() -> None:
                     await produce(bootstrap, steady, rate=args.rate)
                     return await arrived
 
-                cpu_sending, wall_from = [cpu_seconds(pid) for pid in pids], time.monotonic()
+                # Every process on the machine's cores: the workers, the broker, this bench.
+                sharing = [*pids, broker.pid, os.getpid()]
+                names = [g or "worker" for g in groups] + [args.broker, "bench"]
+                cpu_sending = [cpu_seconds(pid) for pid in sharing]
+                wall_from = time.monotonic()
                 got = asyncio.run(run_latency())
                 busy = [
                     (cpu_seconds(pid) - before) / (time.monotonic() - wall_from)
-                    for pid, before in zip(pids, cpu_sending, strict=True)
+                    for pid, before in zip(sharing, cpu_sending, strict=True)
                 ]
                 # Per unit, in the order sent: the whole latency, and its three legs: waiting
                 # (send → the worker's pipeline takes its batch: broker, fetch, batching),
@@ -623,12 +627,11 @@ def main() -> None:
                         for col, name in ((2, "waiting"), (3, "working"), (4, "delivering"))
                     )
                 )
-                # How much of a core each worker needed for the rate: the headroom it had.
+                # How much of a core each process needed for the rate: the headroom left.
                 print(
                     "cpu         share of a core over the steady run: "
-                    + ", ".join(
-                        f"{g or 'worker'} {b:.0%}" for g, b in zip(groups, busy, strict=True)
-                    )
+                    + ", ".join(f"{n} {b:.0%}" for n, b in zip(names, busy, strict=True))
+                    + f" (of {os.cpu_count()} cores)"
                 )
             if args.rss_events:
                 started = time.monotonic()
