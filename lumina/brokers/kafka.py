@@ -32,6 +32,12 @@ STAMP_NAME = ".fetched"
 
 # The heap and GC flags suit a 2-core, shared test machine: a small starting heap, a cap well
 # below what tests and ClickHouse need, and G1 so pauses stay short under test load.
+# C1 only: this broker lives for a test or a bench run, on cores it shares with the workers.
+# Under the default tiered JIT, C2's compiler threads took about half the broker's CPU during
+# bench/stream.py's steady run at 500 events/s (warming up a broker a minute old, which a
+# long-running broker is long past) and the two cores were saturated; with C1 only the
+# broker needed 28% of a core instead of 51-54% and p99 fell from 282 and 732 ms to 134 and
+# 143 ms. LUMINA_KAFKA_JVM_OPTS adds options after these, e.g. -XX:TieredStopAtLevel=4.
 _BROKER_JVM_FLAGS = (
     "-Xms256m",
     "-Xmx1g",
@@ -39,6 +45,7 @@ _BROKER_JVM_FLAGS = (
     "-XX:MaxGCPauseMillis=20",
     "-XX:InitiatingHeapOccupancyPercent=35",
     "-XX:+ExplicitGCInvokesConcurrent",
+    "-XX:TieredStopAtLevel=1",
     "-Djava.awt.headless=true",
     # Listeners are IPv4 loopback only; this skips IPv6 probing at startup.
     "-Djava.net.preferIPv4Stack=true",
@@ -262,6 +269,8 @@ class KafkaBroker(LocalBroker):
         return [
             self.java,
             *_BROKER_JVM_FLAGS,
+            # After the defaults, so an option given twice takes the user's value.
+            *os.environ.get("LUMINA_KAFKA_JVM_OPTS", "").split(),
             f"-Dlog4j2.configurationFile={self._log4j}",
             f"-Dkafka.logs.dir={self.data_dir}",
             "-cp",

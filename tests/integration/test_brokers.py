@@ -170,6 +170,17 @@ def test_missing_kafka_jars_say_what_to_run(tmp_path: Path) -> None:
         KafkaBroker(home=tmp_path / "empty-home")
 
 
+def test_kafka_jvm_options_from_the_environment_come_after_the_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LUMINA_KAFKA_JVM_OPTS", "-XX:TieredStopAtLevel=4  -Xmx2g")
+    broker = _build("kafka", tmp_path)
+    command = list(broker._command())  # type: ignore[attr-defined]
+    # The JVM takes the last of a repeated option: the user's full JIT and heap win.
+    assert command.index("-XX:TieredStopAtLevel=1") < command.index("-XX:TieredStopAtLevel=4")
+    assert command.index("-Xmx1g") < command.index("-Xmx2g") < command.index("kafka.Kafka")
+
+
 def test_default_kafka_version_matches_pom() -> None:
     pom = REPO_ROOT / "kafka" / "pom.xml"
     found = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", pom.read_text("utf-8"))
