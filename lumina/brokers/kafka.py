@@ -36,8 +36,9 @@ STAMP_NAME = ".fetched"
 # Under the default tiered JIT, C2's compiler threads took about half the broker's CPU during
 # bench/stream.py's steady run at 500 events/s (warming up a broker a minute old, which a
 # long-running broker is long past) and the two cores were saturated; with C1 only the
-# broker needed 28% of a core instead of 51-54% and p99 fell from 282 and 732 ms to 134 and
-# 143 ms. LUMINA_KAFKA_JVM_OPTS adds options after these, e.g. -XX:TieredStopAtLevel=4.
+# broker needed 28-35% of a core instead of 51-57%, and p99 went from 282-732 ms to 134-321
+# ms (four runs each). LUMINA_KAFKA_JVM_OPTS adds options after these, e.g.
+# -XX:TieredStopAtLevel=4.
 _BROKER_JVM_FLAGS = (
     "-Xms256m",
     "-Xmx1g",
