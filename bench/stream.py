@@ -35,7 +35,9 @@ With more than one worker process (--split, --workers), each one's CPU time over
 backlog is printed too, in ms a unit, beside the CPU time a unit takes in-process: on a
 machine whose cores everything shares, a steadier measure of the streaming overhead than
 units/s. A worker that enriches is counted until the last unit reached the topic, the
-others until the last was stored.
+others until the last was stored. With --rate, the share of a core each process (the
+workers, the broker, this script) used over the steady run, and the broker's busiest
+threads by name.
 
 The last line is each worker's time in the garbage collector (`/api/process`); `--heap
 default` runs the workers with CPython's collector settings instead of `lumina.heap`'s.
@@ -55,6 +57,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -383,10 +386,27 @@ def total_rss(pids: list[int]) -> int:
     return sum(rss_mib(pid) for pid in pids)
 
 
+def _stat_seconds(stat: Path) -> float:
+    fields = stat.read_text().rsplit(")", 1)[1].split()  # user and system time, in ticks
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
     """The CPU time a process has used so far (user and system, all its threads)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return _stat_seconds(Path(f"/proc/{pid}/stat"))
+
+
+def thread_cpu(pid: int) -> Counter[str]:
+    """CPU seconds of a process's threads so far by thread name, numbers dropped (the JVM's
+    "C2 CompilerThread0" and "…1" count as one); Linux keeps 15 characters of a name."""
+    by_name: Counter[str] = Counter()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip().rstrip("0123456789#-_ ")
+            by_name[name] += _stat_seconds(task / "stat")
+        except OSError:  # a thread that ended meanwhile
+            continue
+    return by_name
 
 
 def in_process_rate(bodies: list[dict], profile: str) -> tuple[float, float]:
@@ -586,8 +606,10 @@ def main() -> None:
                 sharing = [*pids, broker.pid, os.getpid()]
                 names = [g or "worker" for g in groups] + [args.broker, "bench"]
                 cpu_sending = [cpu_seconds(pid) for pid in sharing]
+                broker_threads = thread_cpu(broker.pid)
                 wall_from = time.monotonic()
                 got = asyncio.run(run_latency())
+                broker_threads = thread_cpu(broker.pid) - broker_threads  # drops ended ones
                 busy = [
                     (cpu_seconds(pid) - before) / (time.monotonic() - wall_from)
                     for pid, before in zip(sharing, cpu_sending, strict=True)
@@ -632,6 +654,11 @@ def main() -> None:
                     "cpu         share of a core over the steady run: "
                     + ", ".join(f"{n} {b:.0%}" for n, b in zip(names, busy, strict=True))
                     + f" (of {os.cpu_count()} cores)"
+                )
+                # Where the broker's share went: a JVM's JIT compiler threads show here.
+                print(
+                    f"cpu         {args.broker}'s busiest threads over the steady run: "
+                    + ", ".join(f"{n} {t:.1f} s" for n, t in broker_threads.most_common(4))
                 )
             if args.rss_events:
                 started = time.monotonic()
