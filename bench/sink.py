@@ -6,19 +6,21 @@ Run: .venv/bin/python bench/sink.py [--units 200000] [--no-merges | --no-merge-g
 Units are enriched first (fast profile, LoCoMo turn pairs as in bench/store.py) and kept as
 the bytes the enrich agent publishes (`MemoryUnit.to_json`); enrichment is not timed. The
 heap is then settled as the worker settles it (lumina/heap.py). The same batches go through
-four sinks, one after the other, each into a fresh chDB store of its own. Three take each
+five sinks, one after the other, each into a fresh chDB store of its own. Four take each
 batch one step after the other, so parsing, the Arrow table and the INSERT are timed apart:
 - pydantic: `MemoryUnit.model_validate_json` per unit, into the shipped store;
 - wide parts: the shipped sink (`parse_units`: the msgspec mirror, pydantic only for what it
   refuses) into a store that keeps ClickHouse's default part format (Wide over 10 MB);
+- text index at insert: the shipped sink into the shipped store, each INSERT building the
+  part's text index (as the store did before it left that index to merges, as the graph);
 - shipped, one batch after another: the shipped sink into the shipped store (Compact parts
-  under 128 MiB), as the sink agent ran before it wrote behind.
-The fourth is the sink agent's own loop: each batch read (`unit_rows`, in a thread) while
+  under 128 MiB, both indexes left to merges), as the sink agent ran before it wrote behind.
+The fifth is the sink agent's own loop: each batch read (`unit_rows`, in a thread) while
 the batch before is written (`WriteBehind`, the INSERT in a thread). Every INSERT leaves the
-HNSW graph to merges. Background merges run as they would in the worker, building the HNSW
-graphs of the parts they make; `--no-merges` stops them in each store, to time the sink
-alone, and `--no-merge-graphs` lets them merge without building graphs, to show what the
-graphs cost. One run, everything on the same two cores.
+HNSW graph to merges. Background merges run as they would in the worker, building the
+HNSW graphs and text indexes of the parts they make; `--no-merges` stops them in each
+store, to time the sink alone, and `--no-merge-graphs` lets them merge without building
+graphs, to show what the graphs cost. One run, everything on the same two cores.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from lumina.heap import settle_heap
 from lumina.schemas import MemoryUnit
 from lumina.store import MemoryStore, open_store
 from lumina.store.arrow import unit_arrow_table
+from lumina.store.client import LEFT_TO_MERGES
 
 # ClickHouse's own `min_bytes_for_wide_part`, which migration 0007 raised to 128 MiB.
 CLICKHOUSE_WIDE_PART_BYTES = 10 * 2**20
@@ -54,6 +57,7 @@ CLICKHOUSE_WIDE_PART_BYTES = 10 * 2**20
 SINKS = {
     "pydantic": "pydantic per unit, shipped store",
     "wide": "shipped sink, Wide parts (ClickHouse default)",
+    "text-at-insert": "shipped sink, text index built at insert",
     "shipped": "shipped sink and store, one batch after another",
 }
 WRITE_BEHIND = "shipped, next batch read while one is written"
@@ -105,7 +109,9 @@ def run_sink(which: str, batches: Batches, merges: str) -> tuple[float, float, f
             parsed = time.perf_counter()
             table = unit_arrow_table(units)  # what `insert_units` does, timed in two steps
             built = time.perf_counter()
-            store.insert_unit_table(table)
+            store.insert_unit_table(
+                table, "embedding_hnsw" if which == "text-at-insert" else LEFT_TO_MERGES
+            )
             parse_s += parsed - started
             arrow_s += built - parsed
             insert_s += time.perf_counter() - built
@@ -184,7 +190,8 @@ def main() -> None:
     shipped = sum(took["shipped"])
     print(
         f"  one after another: / pydantic {sum(took['pydantic']) / shipped:.2f}x, "
-        f"/ wide parts {sum(took['wide']) / shipped:.2f}x;  "
+        f"/ wide parts {sum(took['wide']) / shipped:.2f}x;  INSERT / text index at insert "
+        f"{took['text-at-insert'][2] / took['shipped'][2]:.2f}x;  "
         f"write-behind / one after another {shipped / behind_s:.2f}x;  "
         "target >= 20,000 units/s"
     )

@@ -42,6 +42,7 @@ from lumina.enrich.profiles import load_encoder
 from lumina.schemas import TextEvent
 from lumina.store import MemoryStore, open_store
 from lumina.store.arrow import unit_arrow_table
+from lumina.store.client import LEFT_TO_MERGES
 from lumina.store.retrieval import DEFAULT_HNSW_EF, Filters, dense_candidates
 from lumina.store.search import MemorySearch, SearchWeights
 
@@ -51,7 +52,7 @@ SCOPE = "bench-store"
 CHUNK = 5000
 INDEX = "embedding_hnsw"
 BASE_MS = 1_777_593_600_000  # 2026-05-01 UTC: one month, one partition
-DEFER = {"exclude_materialize_skip_indexes_on_insert": INDEX}
+DEFER = {"exclude_materialize_skip_indexes_on_insert": LEFT_TO_MERGES}  # as the sink inserts
 AT_INSERT = {
     "materialize_skip_indexes_on_insert": 1,
     "exclude_materialize_skip_indexes_on_insert": "",

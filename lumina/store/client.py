@@ -43,6 +43,8 @@ READONLY = 164
 # UNKNOWN_IDENTIFIER, TYPE_MISMATCH, UNKNOWN_TABLE, SYNTAX_ERROR, UNKNOWN_DATABASE,
 # ILLEGAL_AGGREGATION, NOT_AN_AGGREGATE.
 QUERY_FAULTS = frozenset({16, 36, 42, 43, 46, 47, 53, 60, 62, 81, 184, 215})
+# memory_units' indexes an INSERT leaves to merges (see `insert_units`).
+LEFT_TO_MERGES = "embedding_hnsw,text_terms"
 
 
 def redact_dsn(dsn: str) -> str:
@@ -112,23 +114,27 @@ class MemoryStore:
 
     # -- writes ---------------------------------------------------------------------------
     def insert_units(self, units: Sequence[MemoryUnit | WireUnit]) -> int:
-        """Insert a batch as one part. Its HNSW graph is not built here but by the merge that
-        folds the part into a bigger one (or `MATERIALIZE INDEX`): a graph built at insert
-        is thrown away at that merge, and costs the sink most of its time (bench/store.py).
-        Search reads a part without a graph exactly, so a unit is found once inserted."""
+        """Insert a batch as one part. Its HNSW graph and text index are not built here but
+        by the merge that folds the part into a bigger one (or `MATERIALIZE INDEX`): a merge
+        of a ReplacingMergeTree may drop rows, so it builds both anew from the merged rows
+        and an index built at insert is thrown away. The graph cost the sink most of its
+        time (bench/store.py), the text index a fifth of the INSERT's (bench/sink.py).
+        Search reads a part without them exactly (vectors, `hasAnyTokens` over the text),
+        so a unit is found once inserted."""
         if not units:
             return 0
         return self.insert_unit_table(unit_arrow_table(units))
 
-    def insert_unit_table(self, table: pa.Table) -> int:
-        """Insert `unit_arrow_table` rows, as `insert_units` does (graph left to merges)."""
+    def insert_unit_table(self, table: pa.Table, left_to_merges: str = LEFT_TO_MERGES) -> int:
+        """Insert `unit_arrow_table` rows, as `insert_units` does (indexes left to merges;
+        the benches name fewer to time what building one at insert costs)."""
         if table.num_rows == 0:
             return 0
         with self._lock:
             self._client.insert_arrow(
                 "memory_units",
                 table,
-                settings={"exclude_materialize_skip_indexes_on_insert": "embedding_hnsw"},
+                settings={"exclude_materialize_skip_indexes_on_insert": left_to_merges},
             )
         return int(table.num_rows)
 

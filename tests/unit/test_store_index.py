@@ -1,4 +1,5 @@
-"""The HNSW graph is left to merges: a unit is found by dense search as soon as it is inserted."""
+"""The HNSW graph and the text index are left to merges: a unit is found by dense and by
+lexical search as soon as it is inserted, and the merge builds both."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from lumina.config import Settings
 from lumina.enrich import enrich
 from lumina.schemas import MemoryUnit, TextEvent
 from lumina.store import MemoryStore, open_store
-from lumina.store.retrieval import Filters, dense_candidates
+from lumina.store.retrieval import Filters, dense_candidates, lexical_candidates
 
 TEXTS = [
     "I booked the flight to Munich for Tuesday morning.",
@@ -38,20 +39,24 @@ def units(settings: Settings, texts: list[str], first: int) -> list[MemoryUnit]:
     return enrich(events, settings)
 
 
-def has_graph(part: Path) -> bool:
-    """A part's graph is a file of its own, or (when small) a member of the packed file."""
-    name = "skp_idx_embedding_hnsw.idx"
+def has_index(part: Path, index: str) -> bool:
+    """A part's index is a file of its own, or (when small) a member of the packed file."""
+    name = f"skp_idx_{index}.idx"
     packed = part / "skp_idx.packed"
     return (part / name).is_file() or (packed.is_file() and name.encode() in packed.read_bytes())
 
 
-def graph_by_part(store: MemoryStore) -> list[bool]:
-    """Whether each active part of memory_units holds an HNSW graph, oldest part first."""
+def index_by_part(store: MemoryStore, index: str) -> list[bool]:
+    """Whether each active part of memory_units holds `index`, oldest part first."""
     rows = store.query_rows(
         "SELECT path FROM system.parts WHERE database = currentDatabase() "
         "AND table = 'memory_units' AND active ORDER BY min_block_number"
     )
-    return [has_graph(Path(path)) for (path,) in rows]
+    return [has_index(Path(path), index) for (path,) in rows]
+
+
+def graph_by_part(store: MemoryStore) -> list[bool]:
+    return index_by_part(store, "embedding_hnsw")
 
 
 def test_fresh_units_are_found_before_their_graph_is_built(
@@ -77,3 +82,27 @@ def test_fresh_units_are_found_before_their_graph_is_built(
         store, "idx", fresh[0].embedding.tolist(), 10, Filters(), embed_version=embed
     )
     assert {unit_id for unit_id, _ in everything} == {u.id for u in old + fresh}
+
+
+def test_fresh_units_are_found_by_their_words_before_the_text_index_is_built(
+    store: MemoryStore, lumina_env: dict[str, str]
+) -> None:
+    settings = Settings()
+    old, fresh = units(settings, TEXTS[:3], 0), units(settings, TEXTS[3:], 10)
+    store.insert_units(old)
+    store.command("SYSTEM STOP MERGES memory_units")
+    store.insert_units(fresh)
+    assert index_by_part(store, "text_terms") == [False, False]
+
+    def found(words: str) -> list[str]:
+        return [unit_id for unit_id, _ in lexical_candidates(store, "idx", words, 10, Filters())]
+
+    for unit in old + fresh:
+        assert found(unit.text)[0] == unit.id
+    assert set(found("Munich Globex shelter")) == {old[0].id, fresh[0].id, fresh[1].id}
+    # The merge builds the index of the part it makes; the answers stay the same.
+    store.command("SYSTEM START MERGES memory_units")
+    store.command("OPTIMIZE TABLE memory_units FINAL")
+    assert index_by_part(store, "text_terms") == [True]
+    for unit in old + fresh:
+        assert found(unit.text)[0] == unit.id
