@@ -50,7 +50,7 @@ from lumina.schemas import Roles, TextEvent
 from .attribution_fast import FastAttribution
 from .roles_rules import RuleRoles
 from .stage import Draft
-from .tokens import RegexTokenizer
+from .tokenizer import RegexTokenizer
 
 if TYPE_CHECKING:
     from lumina.config import Settings

@@ -22,7 +22,7 @@ from .attribution_spacy import SpacyAttribution, spacy_available
 from .embed import StaticEmbed, StaticEmbedder
 from .roles_rules import RuleRoles
 from .stage import Stage
-from .tokens import RegexTokenizer
+from .tokenizer import RegexTokenizer
 
 
 class Encoder(Protocol):

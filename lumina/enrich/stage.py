@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -12,8 +12,7 @@ from lumina.core.identity import normalize_text
 from lumina.errors import StageError
 from lumina.schemas import Affect, Entity, KafkaOrigin, Roles, TextEvent, TokenWeight
 
-if TYPE_CHECKING:  # tokens.py defines a Stage, so it imports this module at run time
-    from .tokens import Tokens
+from .tokens import Tokens
 
 # Fields every Draft has from birth; stages may require them without an earlier stage.
 INITIAL_FIELDS: tuple[str, ...] = ("event", "text", "event_ms", "origin")

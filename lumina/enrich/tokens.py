@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import Generic, TypeVar
 
-from .stage import Draft, Stage
-
 T = TypeVar("T")
 
 __all__ = [
@@ -17,7 +15,6 @@ __all__ = [
     "LOWERCASE",
     "NONE",
     "SENTENCE",
-    "RegexTokenizer",
     "SpellingMemo",
     "Tokens",
     "tokenize",
@@ -197,17 +194,3 @@ def tokenize(text: str) -> Tokens:
     starts, ends = bounds[0:-1:2], bounds[1::2]
     lower = LOWERCASE.all(words)
     return Tokens(text, words, lower, starts, ends, _breaks(parts[2:-1:2], lower))
-
-
-class RegexTokenizer(Stage):
-    """Tokenizes each draft's normalized text once, for every later stage to share."""
-
-    name = "tokens"
-    version = "tokens.regex.v1"
-    requires = ("text",)
-    assigns = ("tokens",)
-
-    def __call__(self, drafts: list[Draft]) -> list[Draft]:
-        for draft in drafts:
-            draft.tokens = tokenize(draft.text)
-        return drafts

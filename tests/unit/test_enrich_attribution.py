@@ -15,7 +15,8 @@ from lumina.enrich.attribution_fast import (
     token_weights,
 )
 from lumina.enrich.stage import Draft
-from lumina.enrich.tokens import RegexTokenizer, tokenize
+from lumina.enrich.tokenizer import RegexTokenizer
+from lumina.enrich.tokens import tokenize
 from lumina.schemas import TextEvent
 
 

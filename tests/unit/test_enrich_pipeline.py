@@ -17,7 +17,7 @@ from lumina.enrich.embed import STATIC_MODEL_NAME, StaticEmbed, StaticEmbedder
 from lumina.enrich.roles_rules import RuleRoles
 from lumina.enrich.shape import HrrShape
 from lumina.enrich.stage import Draft, Stage
-from lumina.enrich.tokens import RegexTokenizer
+from lumina.enrich.tokenizer import RegexTokenizer
 from lumina.errors import ConfigError, ReasonCode
 from lumina.schemas import KafkaOrigin, MemoryUnit, TextEvent
 

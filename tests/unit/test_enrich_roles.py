@@ -7,7 +7,7 @@ import pytest
 from lumina.enrich.attribution_fast import FastAttribution
 from lumina.enrich.roles_rules import RuleRoles
 from lumina.enrich.stage import Draft
-from lumina.enrich.tokens import RegexTokenizer
+from lumina.enrich.tokenizer import RegexTokenizer
 from lumina.schemas import Roles, TextEvent
 
 # (text, author, expected): each expected value is a word the filler must contain

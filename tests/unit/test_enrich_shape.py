@@ -15,7 +15,7 @@ from lumina.enrich.attribution_fast import FastAttribution
 from lumina.enrich.roles_rules import RuleRoles
 from lumina.enrich.shape import HrrShape, canonical_filler, probe
 from lumina.enrich.stage import Draft
-from lumina.enrich.tokens import RegexTokenizer
+from lumina.enrich.tokenizer import RegexTokenizer
 from lumina.schemas import TextEvent
 
 DIM = 1024

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 from lumina.core.identity import normalize_text
 from lumina.enrich.stage import Draft
 from lumina.enrich.timex import find_timex, merge_when
-from lumina.enrich.tokens import CLAUSE, NONE, SENTENCE, RegexTokenizer, tokenize
+from lumina.enrich.tokenizer import RegexTokenizer
+from lumina.enrich.tokens import CLAUSE, NONE, SENTENCE, tokenize
 from lumina.schemas import TextEvent
 
 
