@@ -55,22 +55,27 @@ def index_by_part(store: MemoryStore, index: str) -> list[bool]:
     return [has_index(Path(path), index) for (path,) in rows]
 
 
-def graph_by_part(store: MemoryStore) -> list[bool]:
-    return index_by_part(store, "embedding_hnsw")
+Batches = tuple[list[MemoryUnit], list[MemoryUnit]]
+
+
+@pytest.fixture
+def old_and_fresh(lumina_env: dict[str, str]) -> Batches:
+    """Two batches of a scope: one to be stored first, one inserted after it."""
+    settings = Settings()
+    return units(settings, TEXTS[:3], 0), units(settings, TEXTS[3:], 10)
 
 
 def test_fresh_units_are_found_before_their_graph_is_built(
-    store: MemoryStore, lumina_env: dict[str, str]
+    store: MemoryStore, old_and_fresh: Batches
 ) -> None:
-    settings = Settings()
-    old, fresh = units(settings, TEXTS[:3], 0), units(settings, TEXTS[3:], 10)
+    old, fresh = old_and_fresh
     store.insert_units(old)
     store.command(
         "ALTER TABLE memory_units MATERIALIZE INDEX embedding_hnsw SETTINGS mutations_sync = 2"
     )
     store.insert_units(fresh)
     # One part searched through its graph, one (just inserted) without a graph.
-    assert graph_by_part(store) == [True, False]
+    assert index_by_part(store, "embedding_hnsw") == [True, False]
     embed = fresh[0].stages["embed"]
     for unit in old + fresh:
         found = dense_candidates(
@@ -85,10 +90,9 @@ def test_fresh_units_are_found_before_their_graph_is_built(
 
 
 def test_fresh_units_are_found_by_their_words_before_the_text_index_is_built(
-    store: MemoryStore, lumina_env: dict[str, str]
+    store: MemoryStore, old_and_fresh: Batches
 ) -> None:
-    settings = Settings()
-    old, fresh = units(settings, TEXTS[:3], 0), units(settings, TEXTS[3:], 10)
+    old, fresh = old_and_fresh
     store.insert_units(old)
     store.command("SYSTEM STOP MERGES memory_units")
     store.insert_units(fresh)
