@@ -277,13 +277,19 @@ def stored_units(stats_urls: list[str]) -> int:
     return sum(stored_by_worker(stats_urls))
 
 
-def wait_for_store(stats_urls: list[str], units: int, timeout: float = 1800) -> None:
+def store_reached(stats_urls: list[str], units: int, timeout: float) -> bool:
+    """Whether the store held `units` units within `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if stored_units(stats_urls) >= units:
-            return
+            return True
         time.sleep(1)
-    raise SystemExit(f"the store did not reach {units} units")
+    return False
+
+
+def wait_for_store(stats_urls: list[str], units: int, timeout: float = 1800) -> None:
+    if not store_reached(stats_urls, units, timeout):
+        raise SystemExit(f"the store did not reach {units} units")
 
 
 def settle(bootstrap: str, stats_urls: list[str], turns: list[str]) -> int:
@@ -690,7 +696,19 @@ def main() -> None:
                     f"{'enriched' if args.split else 'stored'} "
                     f"({time.monotonic() - started:.0f} s)"
                 )
-            print(f"store       units stored by each worker {stored_by_worker(stats_urls)}")
+            caught_up = ""
+            if args.rate and not args.rss_events:
+                # The steady run's last units may still be on their way to the store: its
+                # count is read once it has them all, or says how far it got.
+                waited = time.monotonic()
+                if store_reached(stats_urls, warm + sent, timeout=600):
+                    late = time.monotonic() - waited
+                    caught_up = f", all {warm + sent:,} {late:.0f} s after the steady run"
+                else:
+                    caught_up = f", not all {warm + sent:,} after 600 s"
+            print(
+                f"store       units stored by each worker {stored_by_worker(stats_urls)}{caught_up}"
+            )
             print(f"gc          {collector_share(every_url)}")
         finally:
             for proc in procs:
