@@ -118,7 +118,7 @@ class MemoryStore:
         by the merge that folds the part into a bigger one (or `MATERIALIZE INDEX`): a merge
         of a ReplacingMergeTree may drop rows, so it builds both anew from the merged rows
         and an index built at insert is thrown away. The graph cost the sink most of its
-        time (bench/store.py), the text index a fifth of the INSERT's (bench/sink.py).
+        time (bench/store.py), the text index 4-13% of the INSERT's (bench/sink.py).
         Search reads a part without them exactly (vectors, `hasAnyTokens` over the text),
         so a unit is found once inserted."""
         if not units:
