@@ -8,7 +8,8 @@ ClickHouse reads the Arrow format natively.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence, Sized
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -24,23 +25,39 @@ __all__ = ["unit_arrow_table"]
 _MS_UTC = pa.timestamp("ms", tz="UTC")
 
 
+def _offsets(sizes: Iterable[int], count: int) -> pa.Array:
+    """A list column's offsets (int32, count + 1 of them) from its `count` lists' sizes."""
+    offsets = np.zeros(count + 1, dtype=np.int32)
+    np.cumsum(np.fromiter(sizes, dtype=np.int32, count=count), out=offsets[1:])
+    return pa.array(offsets)
+
+
 def _vectors(vectors: Sequence[np.ndarray | bytes]) -> pa.ListArray:
     """One list column from float32 arrays (a `MemoryUnit`'s) or their little-endian bytes
     (a `WireUnit`'s, checked by `decode_units`), in one buffer either way."""
     buffers = [v if isinstance(v, bytes) else np.asarray(v, dtype="<f4").tobytes() for v in vectors]
-    sizes = np.fromiter((len(b) // 4 for b in buffers), dtype=np.int32, count=len(buffers))
-    offsets = np.zeros(len(buffers) + 1, dtype=np.int32)
-    np.cumsum(sizes, out=offsets[1:])
     flat = np.frombuffer(b"".join(buffers), dtype="<f4")
-    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, type=pa.float32()))
+    offsets = _offsets((len(b) // 4 for b in buffers), len(buffers))
+    return pa.ListArray.from_arrays(offsets, pa.array(flat, type=pa.float32()))
 
 
-def _lists(rows: list[list[Any]], item: pa.DataType) -> pa.Array:
-    return pa.array(rows, type=pa.list_(item))
+# Nested columns are built flat: every unit's items in one Python list, converted once, and
+# the units' boundaries as offsets. A list of per-unit lists (or, for a map, of per-unit
+# lists of (key, value) pairs) costs a Python list per unit and a pyarrow walk over each;
+# the map columns were the dearest of the table that way.
 
 
-def _maps(rows: list[dict[str, Any]], value: pa.DataType) -> pa.Array:
-    return pa.array([list(r.items()) for r in rows], type=pa.map_(pa.string(), value))
+def _lists(groups: Sequence[Sized], items: list[Any], item: pa.DataType) -> pa.Array:
+    """A list column: `items` are every group's items, one group after the other."""
+    offsets = _offsets(map(len, groups), len(groups))
+    return pa.ListArray.from_arrays(offsets, pa.array(items, type=item))
+
+
+def _maps(rows: Sequence[dict[str, Any]], value: pa.DataType) -> pa.Array:
+    """A map column with string keys: each row's keys and values in the row's own order."""
+    keys = pa.array(list(chain.from_iterable(rows)), pa.string())
+    values = pa.array(list(chain.from_iterable(r.values() for r in rows)), value)
+    return pa.MapArray.from_arrays(_offsets(map(len, rows), len(rows)), keys, values)
 
 
 def unit_arrow_table(units: Sequence[MemoryUnit | WireUnit]) -> pa.Table:
@@ -50,6 +67,8 @@ def unit_arrow_table(units: Sequence[MemoryUnit | WireUnit]) -> pa.Table:
     ts = [u.timestamps for u in units]
     origins = [x.origin for x in p]
     roles = [u.roles for u in units]
+    attributions = [u.attribution for u in units]
+    entities = [u.entities for u in units]
     columns: dict[str, pa.Array] = {
         "scope": pa.array([x.scope for x in p], pa.string()),
         "id": pa.array([u.id for u in units], pa.string()),
@@ -72,19 +91,19 @@ def unit_arrow_table(units: Sequence[MemoryUnit | WireUnit]) -> pa.Table:
         "last_access": pa.array([t.last_access_ms for t in ts], _MS_UTC),
         "salience": pa.array([u.salience for u in units], pa.float32()),
         "attribution_tokens": _lists(
-            [[a.token for a in u.attribution] for u in units], pa.string()
+            attributions, [a.token for g in attributions for a in g], pa.string()
         ),
         "attribution_weights": _lists(
-            [[a.weight for a in u.attribution] for u in units], pa.float32()
+            attributions, [a.weight for g in attributions for a in g], pa.float32()
         ),
         **{
             f"role_{role}": pa.array([getattr(r, role) for r in roles], pa.string())
             for role in ROLES
         },
-        "entity_texts": _lists([[e.text for e in u.entities] for u in units], pa.string()),
-        "entity_labels": _lists([[e.label for e in u.entities] for u in units], pa.string()),
-        "entity_starts": _lists([[e.start for e in u.entities] for u in units], pa.uint32()),
-        "entity_ends": _lists([[e.end for e in u.entities] for u in units], pa.uint32()),
+        "entity_texts": _lists(entities, [e.text for g in entities for e in g], pa.string()),
+        "entity_labels": _lists(entities, [e.label for g in entities for e in g], pa.string()),
+        "entity_starts": _lists(entities, [e.start for g in entities for e in g], pa.uint32()),
+        "entity_ends": _lists(entities, [e.end for g in entities for e in g], pa.uint32()),
         "valence": pa.array([u.affect.valence for u in units], pa.float32()),
         "arousal": pa.array([u.affect.arousal for u in units], pa.float32()),
         "embedding": _vectors([u.embedding for u in units]),

@@ -141,6 +141,23 @@ def test_store_units_come_back_as_written(store: MemoryStore, settings: Settings
     assert store.units_by_id("other-scope", [units[0].id]) == {}
 
 
+def test_store_units_with_empty_lists_and_maps_come_back_as_written(
+    store: MemoryStore, settings: Settings
+) -> None:
+    # The list and map columns are built flat, each unit's share marked by offsets: a unit
+    # with none of them between units with several must neither lose nor borrow any.
+    units = units_for("rt", settings)
+    bare = enrich(
+        [TextEvent(scope="rt", text="and so it is.", ts=1_780_000_000_100, event_id="rt-bare")],
+        settings,
+    )[0]
+    assert not bare.entities and not bare.attribution and not bare.shape.weights
+    batch = [units[0], bare, *units[1:]]
+    store.insert_units(batch)
+    back = store.units_by_id("rt", [u.id for u in batch])
+    assert [back[u.id] for u in batch] == batch
+
+
 def test_store_reinforced_version_replaces_the_original_even_if_redelivered_later(
     store: MemoryStore, settings: Settings
 ) -> None:
