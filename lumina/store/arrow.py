@@ -8,8 +8,9 @@ ClickHouse reads the Arrow format natively.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence, Sized
+from collections.abc import Iterable, Sequence
 from itertools import chain
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -47,8 +48,9 @@ def _vectors(vectors: Sequence[np.ndarray | bytes]) -> pa.ListArray:
 # the map columns were the dearest of the table that way.
 
 
-def _lists(groups: Sequence[Sized], items: list[Any], item: pa.DataType) -> pa.Array:
-    """A list column: `items` are every group's items, one group after the other."""
+def _lists(groups: Sequence[Sequence[Any]], field: str, item: pa.DataType) -> pa.Array:
+    """A list column of `field` of every record in each group (a unit's entities, say)."""
+    items = list(map(attrgetter(field), chain.from_iterable(groups)))
     offsets = _offsets(map(len, groups), len(groups))
     return pa.ListArray.from_arrays(offsets, pa.array(items, type=item))
 
@@ -90,20 +92,16 @@ def unit_arrow_table(units: Sequence[MemoryUnit | WireUnit]) -> pa.Table:
         "ingest_time": pa.array([t.ingest_ms for t in ts], _MS_UTC),
         "last_access": pa.array([t.last_access_ms for t in ts], _MS_UTC),
         "salience": pa.array([u.salience for u in units], pa.float32()),
-        "attribution_tokens": _lists(
-            attributions, [a.token for g in attributions for a in g], pa.string()
-        ),
-        "attribution_weights": _lists(
-            attributions, [a.weight for g in attributions for a in g], pa.float32()
-        ),
+        "attribution_tokens": _lists(attributions, "token", pa.string()),
+        "attribution_weights": _lists(attributions, "weight", pa.float32()),
         **{
             f"role_{role}": pa.array([getattr(r, role) for r in roles], pa.string())
             for role in ROLES
         },
-        "entity_texts": _lists(entities, [e.text for g in entities for e in g], pa.string()),
-        "entity_labels": _lists(entities, [e.label for g in entities for e in g], pa.string()),
-        "entity_starts": _lists(entities, [e.start for g in entities for e in g], pa.uint32()),
-        "entity_ends": _lists(entities, [e.end for g in entities for e in g], pa.uint32()),
+        "entity_texts": _lists(entities, "text", pa.string()),
+        "entity_labels": _lists(entities, "label", pa.string()),
+        "entity_starts": _lists(entities, "start", pa.uint32()),
+        "entity_ends": _lists(entities, "end", pa.uint32()),
         "valence": pa.array([u.affect.valence for u in units], pa.float32()),
         "arousal": pa.array([u.affect.arousal for u in units], pa.float32()),
         "embedding": _vectors([u.embedding for u in units]),
