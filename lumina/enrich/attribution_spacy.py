@@ -39,7 +39,8 @@ capitalised first verb as a proper noun. When the first word is capitalised and 
 makes it a subject or finds no verbal root, the text is parsed again with that one letter
 lowercased (same length, same offsets); the second parse is kept, for weights, entities and
 roles alike, only if it makes the first word the root verb. Fillers and entity texts are
-still sliced from the original text. This costs a second parse for such texts only.
+still sliced from the original text. This costs such texts a second tagging, and a
+second parse only where the tagger now takes the first word for a verb.
 
 Model: loaded once per process and model name. `settings.spacy_model` names it (default
 `en_core_web_sm`); when that official package is not installed, its PyPI re-upload
@@ -234,6 +235,8 @@ RULED_ATTRS: dict[str, str] = {"POS": "pos_", "TAG": "tag_", "DEP": "dep_"}
 # Token attributes a rule may test, as positions in a token's key (`PosRules._key`).
 TESTED_ATTRS: dict[str, int] = {"TAG": 0, "LOWER": 1, "DEP": 2, "IS_SPACE": 3}
 
+_DEP = TESTED_ATTRS["DEP"]
+
 TokenKey = tuple[str, str | None, str, bool]
 Test = tuple[int, str, Any]  # (key position, "==" | "IN" | "NOT_IN", value)
 
@@ -327,6 +330,19 @@ class PosRules:
                         assigned[attr] = (rule.order, value)
             self._memo[key] = assigned
         return assigned
+
+    def may_give_first(self, doc: Doc, attr: str, value: str) -> bool:
+        """Whether, once the parser has run, a rule could set `attr` to `value` on the first
+        token of `doc`, tagged but not parsed yet: every test but the dependency's is
+        decided by the tagger, so this is True whenever the full pipeline could give it."""
+        first = doc[0]
+        key = self._key(first)
+        return any(
+            rule.target == 0
+            and (attr, value) in rule.attrs
+            and _passes((t for t in rule.tests[0] if t[0] != _DEP), key)
+            for rule in (*self._single, *self._multi)
+        )
 
     def __call__(self, doc: Doc) -> Doc:
         keys = [self._key(token) for token in doc]
@@ -429,25 +445,53 @@ def parse_texts(nlp: Language, texts: Sequence[str], batch_size: int) -> list[Do
     """One parse per text; a verb-initial note is re-parsed with its first letter lowercased,
     and that parse kept when it makes the first word the root verb. The re-parse's
     `user_data[TEXT_KEY]` holds the original text, which fillers and entities are cut from.
-
-    The re-parse runs without NER, which only the kept parses need: on chat turns about 30%
-    of texts are re-parsed but fewer than 1% of re-parses are kept, and NER is half the cost
-    of a parse. Running NER on a finished parse gives what the full pipeline gives, since NER
-    reads no annotation of the components before it.
     """
     docs = list(nlp.pipe(texts, batch_size=batch_size))
     retry = [i for i, doc in enumerate(docs) if _maybe_verb_initial(doc)]
     variants = [(i, _lower_first(texts[i])) for i in retry]
     todo = [(i, v) for i, v in variants if v is not None]
-    skip = [name for name in ("ner",) if name in nlp.pipe_names]
-    reparsed = nlp.pipe([v for _, v in todo], batch_size=batch_size, disable=skip)
+    reparsed = _verb_initial_parses(nlp, [v for _, v in todo], batch_size)
     for (i, _), doc in zip(todo, reparsed, strict=True):
-        if doc[0].pos_ == "VERB" and doc[0].dep_ == "ROOT":
-            for name in skip:
-                doc = nlp.get_pipe(name)(doc)
+        if doc is not None:
             doc.user_data[TEXT_KEY] = texts[i]
             docs[i] = doc
     return docs
+
+
+def _verb_initial_parses(
+    nlp: Language, variants: Sequence[str], batch_size: int
+) -> list[Doc | None]:
+    """Each variant's full parse if it makes the first word the root verb, else None.
+
+    On chat turns about 30% of texts are re-parsed and fewer than 1% of those re-parses are
+    kept, so the re-parse runs only what its test needs, in steps. The tagger runs on every
+    variant; the parser and the POS rules only on those whose first word's tag lets a rule
+    make it a VERB (`PosRules.may_give_first`: about 2% of them); NER only on the kept
+    parses. Each step gives what the full pipeline gives: the tagger and the parser read the
+    same tok2vec output (`doc.tensor`) whether they run together or one after the other,
+    and NER reads no annotation of the components before it. With the stock
+    attribute_ruler in place, the parser runs on every variant.
+    """
+    names = nlp.pipe_names
+    component = nlp.get_pipe(POS_RULES) if POS_RULES in names else None
+    rules = component if isinstance(component, PosRules) else None
+    after_tagger = names[names.index("tagger") + 1 :] if "tagger" in names else []
+    ner = [name for name in names if name == "ner"]  # run on the kept parses only
+    parse = [name for name in after_tagger if name != "ner"] if rules is not None else []
+    tag = [name for name in names if name not in parse and name != "ner"]
+    docs = list(nlp.pipe(variants, batch_size=batch_size, disable=[*parse, *ner]))
+    if rules is not None and parse:
+        may = [i for i, doc in enumerate(docs) if rules.may_give_first(doc, "pos_", "VERB")]
+        parsed = nlp.pipe([docs[i] for i in may], batch_size=batch_size, disable=[*tag, *ner])
+        for i, doc in zip(may, parsed, strict=True):
+            docs[i] = doc
+    out: list[Doc | None] = []
+    for doc in docs:
+        kept = doc[0].pos_ == "VERB" and doc[0].dep_ == "ROOT"
+        for name in ner if kept else []:
+            doc = nlp.get_pipe(name)(doc)
+        out.append(doc if kept else None)
+    return out
 
 
 # --------------------------------------------------------------------------- stage

@@ -12,11 +12,13 @@ from lumina.enrich.affect import VaderAffect
 from lumina.enrich.attribution_spacy import (
     SpacyAttribution,
     load_spacy_model,
+    parse_texts,
     spacy_available,
     spacy_roles_extractor,
 )
 from lumina.enrich.embed import StaticEmbed, StaticEmbedder
 from lumina.enrich.pipeline import Pipeline, check_stage_order
+from lumina.enrich.roles_spacy import TEXT_KEY
 from lumina.enrich.shape import HrrShape
 from lumina.enrich.stage import Draft
 from lumina.errors import ConfigError
@@ -296,3 +298,39 @@ def test_enrich_spacy_tuned_pipeline_annotates_like_the_stock_one() -> None:
         ]
 
     assert annotations(tuned) == annotations(stock)
+
+
+def test_enrich_spacy_stepwise_reparse_keeps_what_a_full_reparse_keeps() -> None:
+    # With PosRules in place, a verb-initial variant is re-parsed in steps (the tagger on
+    # every variant, the parser only where the first word may become a verb, NER only on
+    # the kept parses); the stock pipeline, with its attribute_ruler, re-parses every
+    # variant in full. Both must keep the same re-parses with the same annotations.
+    import json
+    from pathlib import Path
+
+    data = Path(__file__).parents[1] / "data"
+    texts = [
+        json.loads(line)["text"]
+        for name in ("sixw_gold.jsonl", "sixw_heldout.jsonl")
+        for line in (data / name).read_text().splitlines()
+        if line
+    ]
+    texts += [text for text, _, _ in ROLE_CASES]
+    texts += ["Thanks for the tip!", "Agreed, Mel! Art helps.", "Sounds fun! See you there."]
+    tuned = load_spacy_model("en_core_web_sm")
+    stock = load_spacy_model("en_core_web_sm", tuned=False)
+
+    def parses(nlp: object) -> list[object]:
+        docs = parse_texts(nlp, texts, 64)  # type: ignore[arg-type]
+        return [
+            (
+                doc.user_data.get(TEXT_KEY),
+                [(t.text, t.pos_, t.tag_, t.dep_, t.head.i) for t in doc],
+                [(e.text, e.label_, e.start_char, e.end_char) for e in doc.ents],
+            )
+            for doc in docs
+        ]
+
+    got = parses(tuned)
+    assert got == parses(stock)
+    assert sum(kept is not None for kept, _, _ in got) >= 10  # re-parses were kept
