@@ -17,26 +17,16 @@ from lumina.config import Settings
 from lumina.core.identity import content_hash
 from lumina.enrich import EnrichResult, Incoming, Pipeline
 from lumina.errors import InvalidEvent, ReasonCode
-from lumina.schemas import DeadLetter, KafkaOrigin, MemoryUnit, decode_event
+from lumina.schemas import DeadLetter, MemoryUnit, decode_event
 from lumina.schemas.state import AccessEvent, Consolidation
 from lumina.state import ContentIndex, NearDuplicates, NearMatch
 from lumina.state.chain import resume_chain, save_chain
 from lumina.state.keys import scoped
 from lumina.streams.outbox import Outbox
 from lumina.streams.tables import BatchOverlay, StateTables, persist_offsets
-from lumina.streams.topics import Topics
+from lumina.streams.topics import Topics, origin_of
 
 log = logging.getLogger(__name__)
-
-
-def origin_of(event: faust.EventT) -> KafkaOrigin:
-    message = event.message
-    return KafkaOrigin(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
-    )
 
 
 @dataclass

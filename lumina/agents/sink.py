@@ -18,7 +18,7 @@ from lumina.agents.retry import each_batch, until_stored
 from lumina.agents.write_behind import Held, WriteBehind
 from lumina.config import Settings
 from lumina.errors import ReasonCode
-from lumina.schemas import DeadLetter, MemoryUnit
+from lumina.schemas import DeadLetter, KafkaOrigin, MemoryUnit
 from lumina.schemas.state import ActivityWindow, Consolidation, EntityActivation, TimelineChange
 from lumina.schemas.unit_wire import WireUnit, decode_units
 from lumina.store import MemoryStore
@@ -30,11 +30,21 @@ from lumina.store.memory_rows import (
     window_table,
 )
 from lumina.streams.outbox import Outbox
-from lumina.streams.topics import Topics
+from lumina.streams.topics import Topics, origin_of
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 Table = tuple[str, pa.Table]  # a store table's name and rows for it
+
+
+# The origin of the i-th record of a batch, asked for a rejected record only: the dead
+# letters table keeps one row per origin (and reason), so letters without one would
+# collapse into a single row.
+OriginAt = Callable[[int], KafkaOrigin | None]
+
+
+def _no_origin(_: int) -> None:
+    return None
 
 
 def parse_records(
@@ -42,10 +52,12 @@ def parse_records(
     parse: Callable[[bytes], T],
     what: str,
     now_ms: int,
+    origin_at: OriginAt = _no_origin,
 ) -> tuple[list[T], list[DeadLetter]]:
-    """Records from their JSON; anything else on a Lumina topic becomes a dead letter."""
+    """Records from their JSON; anything else on a Lumina topic becomes a dead letter, with
+    its original bytes and where it was read."""
     records, rejects = [], []
-    for raw, key in raws:
+    for i, (raw, key) in enumerate(raws):
         try:
             records.append(parse(raw))
         except ValidationError as exc:
@@ -57,30 +69,39 @@ def parse_records(
                     time_ms=now_ms,
                     message=f"not a {what}: {exc.errors()[0]['msg']}",
                     key=key,
+                    origin=origin_at(i),
                 )
             )
     return records, rejects
 
 
 def parse_units(
-    raws: Sequence[tuple[bytes, bytes | None]], now_ms: int
+    raws: Sequence[tuple[bytes, bytes | None]], now_ms: int, origin_at: OriginAt = _no_origin
 ) -> tuple[list[MemoryUnit | WireUnit], list[DeadLetter]]:
     """Units from their JSON: the msgspec mirror reads the batch, and what it refuses gets
     `MemoryUnit`'s own verdict, so the lax forms still pass and the rest is dead-lettered
     with pydantic's message (lumina/schemas/unit_wire.py)."""
     wire, others = decode_units([raw for raw, _ in raws])
     units, rejects = parse_records(
-        [raws[i] for i in others], MemoryUnit.model_validate_json, "MemoryUnit", now_ms
+        [raws[i] for i in others],
+        MemoryUnit.model_validate_json,
+        "MemoryUnit",
+        now_ms,
+        lambda j: origin_at(others[j]),
     )
     return [*wire, *units], rejects
 
 
 def unit_rows(
-    raws: Sequence[tuple[bytes, bytes | None]], now_ms: int
+    raws: Sequence[tuple[bytes, bytes | None]], now_ms: int, origin_at: OriginAt = _no_origin
 ) -> tuple[pa.Table, list[DeadLetter]]:
     """The `memory_units` rows of a batch of units' JSON, and the dead letters of the rest."""
-    units, rejects = parse_units(raws, now_ms)
+    units, rejects = parse_units(raws, now_ms, origin_at)
     return unit_arrow_table(units), rejects
+
+
+def _origin_at(events: Sequence[faust.EventT], i: int) -> KafkaOrigin:
+    return origin_of(events[i])
 
 
 ActivationRecord = Annotated[EntityActivation | ActivityWindow, Field(discriminator="kind")]
@@ -127,7 +148,8 @@ def attach_sink_agents(
         # Reading thousands of units is tens of milliseconds of CPU: in a thread, so the
         # event loop keeps serving the other agents, and while the batch before is written.
         raws = [(event.message.value or b"", event.message.key) for event in events]
-        rows, rejects = await asyncio.to_thread(unit_rows, raws, clock())
+        origin_at = partial(_origin_at, events)
+        rows, rejects = await asyncio.to_thread(unit_rows, raws, clock(), origin_at)
         await writes.drain()  # the batch before, written meanwhile
         # No await from here to the submit: a batch held is a batch being written.
         held = Held(events)  # committed once written, not when the next batch is taken
@@ -154,7 +176,8 @@ def attach_sink_agents(
 
         async def store_records(events: list[faust.EventT]) -> None:
             raws = [(event.message.value or b"", event.message.key) for event in events]
-            records, rejects = parse_records(raws, adapter.validate_json, what, clock())
+            origin_at = partial(_origin_at, events)
+            records, rejects = parse_records(raws, adapter.validate_json, what, clock(), origin_at)
             for name, table in tables(records):
                 await until_stored(partial(store.insert_table, name, table), table.num_rows, name)
             await dead_letter(rejects)

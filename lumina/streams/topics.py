@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import faust
 
 from lumina.config import Settings
+from lumina.schemas import KafkaOrigin
 
 
 @dataclass(frozen=True)
@@ -39,3 +40,14 @@ class Topics:
             timelines=topic("timelines"),
             access=topic("access"),
         )
+
+
+def origin_of(event: faust.EventT) -> KafkaOrigin:
+    """Where a record was read: its topic, partition, offset and timestamp."""
+    message = event.message
+    return KafkaOrigin(
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        timestamp_ms=int(message.timestamp * 1000) if message.timestamp else None,
+    )

@@ -19,7 +19,7 @@ from lumina.agents.sink import parse_units
 from lumina.config import Settings
 from lumina.enrich import enrich
 from lumina.errors import ReasonCode
-from lumina.schemas import MemoryUnit, TextEvent
+from lumina.schemas import KafkaOrigin, MemoryUnit, TextEvent
 from lumina.schemas.unit_wire import WireUnit, decode_units
 from lumina.store import open_store
 from lumina.store.arrow import unit_arrow_table
@@ -158,3 +158,35 @@ def test_a_batch_keeps_lax_units_and_dead_letters_broken_ones(units: list[Memory
     assert [letter.reason for letter in rejects] == [ReasonCode.SCHEMA_VIOLATION] * len(broken)
     assert [letter.original for letter in rejects] == broken
     assert unit_arrow_table(read).num_rows == len(good) + len(lax)
+
+
+def test_broken_units_are_dead_lettered_with_where_they_were_read(
+    units: list[MemoryUnit], tmp_path: Path
+) -> None:
+    # The dead_letters table keeps one row per origin and reason: two broken units read at
+    # two offsets must stay two rows, each pointing at its own record.
+    good = units[0].to_json()
+    broken = [_json(units[1], mutate) for mutate in list(BROKEN.values())[:2]]
+    raws = [(good, b"k"), (broken[0], b"k"), (good, b"k"), (broken[1], b"k")]
+    read, rejects = parse_units(
+        raws,
+        now_ms=1,
+        origin_at=lambda i: KafkaOrigin(topic="lumina.units", partition=2, offset=40 + i),
+    )
+    assert len(read) == 2
+    assert [(r.origin.topic, r.origin.offset) for r in rejects if r.origin] == [
+        ("lumina.units", 41),
+        ("lumina.units", 43),
+    ]
+    store = open_store(f"chdb://{tmp_path / 'store'}")
+    try:
+        store.insert_dead_letters(rejects)
+        rows = store.query_rows(
+            "SELECT origin_offset, original_b64 FROM dead_letters FINAL ORDER BY origin_offset"
+        )
+    finally:
+        store.close()
+    assert [(offset, base64.b64decode(b64)) for offset, b64 in rows] == [
+        (41, broken[0]),
+        (43, broken[1]),
+    ]
