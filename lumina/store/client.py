@@ -21,9 +21,8 @@ from lumina.schemas.unit_wire import WireUnit
 from lumina.store.arrow import unit_arrow_table
 from lumina.store.migrate import DEFAULT_EMBEDDING_DIM, apply_migrations
 from lumina.store.rows import (
-    DEAD_LETTER_COLUMNS,
     UNIT_COLUMNS,
-    dead_letter_columns,
+    dead_letter_table,
     unit_from_row,
 )
 
@@ -147,14 +146,7 @@ class MemoryStore:
         return int(table.num_rows)
 
     def insert_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
-        if not letters:
-            return 0
-        data = dead_letter_columns(letters)
-        with self._lock:
-            self._client.insert(
-                "dead_letters", data, column_names=list(DEAD_LETTER_COLUMNS), column_oriented=True
-            )
-        return len(letters)
+        return self.insert_table("dead_letters", dead_letter_table(letters))
 
     # -- reads ----------------------------------------------------------------------------
     def units_by_id(self, scope: str, ids: Sequence[str]) -> dict[str, MemoryUnit]:

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import pyarrow as pa
+
 from lumina.core.symbols import ROLES
 from lumina.schemas import (
     Affect,
@@ -78,10 +80,6 @@ DEAD_LETTER_COLUMNS: tuple[str, ...] = (
     "origin_partition",
     "origin_offset",
 )
-
-
-def ms_to_datetime(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 # ReplacingMergeTree keeps the row with the highest version. A unit's versions differ by
@@ -172,21 +170,21 @@ def unit_from_row(row: Sequence[Any]) -> MemoryUnit:
     )
 
 
-def dead_letter_columns(letters: Sequence[DeadLetter]) -> list[list[Any]]:
-    rows = [
-        [
-            ms_to_datetime(d.time_ms),
-            str(d.reason),
-            d.message,
-            d.stage,
-            d.original_b64,
-            d.original_key_b64,
-            d.origin.topic if d.origin else "",
-            d.origin.partition if d.origin else -1,
-            d.origin.offset if d.origin else -1,
-        ]
-        for d in letters
-    ]
-    if not rows:
-        return [[] for _ in DEAD_LETTER_COLUMNS]
-    return [list(column) for column in zip(*rows, strict=True)]
+def dead_letter_table(letters: Sequence[DeadLetter]) -> pa.Table:
+    """The `dead_letters` columns (DEAD_LETTER_COLUMNS, in order) for these letters; a
+    letter without an origin is filed under topic "", partition -1, offset -1."""
+    origins = [d.origin for d in letters]
+    columns = {
+        "time": pa.array([d.time_ms for d in letters], pa.timestamp("ms", tz="UTC")),
+        "reason": pa.array([str(d.reason) for d in letters], pa.string()),
+        "message": pa.array([d.message for d in letters], pa.string()),
+        "stage": pa.array([d.stage for d in letters], pa.string()),
+        "original_b64": pa.array([d.original_b64 for d in letters], pa.string()),
+        "original_key_b64": pa.array([d.original_key_b64 for d in letters], pa.string()),
+        "origin_topic": pa.array([o.topic if o else "" for o in origins], pa.string()),
+        "origin_partition": pa.array([o.partition if o else -1 for o in origins], pa.int32()),
+        "origin_offset": pa.array([o.offset if o else -1 for o in origins], pa.int64()),
+    }
+    return pa.table(
+        [columns[name] for name in DEAD_LETTER_COLUMNS], names=list(DEAD_LETTER_COLUMNS)
+    )

@@ -10,7 +10,7 @@ from lumina.config import Settings
 from lumina.enrich import enrich
 from lumina.enrich.embed import StaticEmbedder
 from lumina.errors import QueryRefused, ReasonCode
-from lumina.schemas import DeadLetter, MemoryUnit, TextEvent
+from lumina.schemas import DeadLetter, KafkaOrigin, MemoryUnit, TextEvent
 from lumina.store import MemoryStore, open_store
 from lumina.store.search import MemorySearch
 
@@ -120,6 +120,37 @@ def test_store_dead_letters_round_trip(store: MemoryStore) -> None:
     store.insert_dead_letters([letter, letter])
     rows = store.query_rows("SELECT reason, original_b64 FROM dead_letters FINAL")
     assert rows == [("invalid_utf8", letter.original_b64)]
+
+
+def test_store_dead_letters_keep_every_field(store: MemoryStore) -> None:
+    origin = KafkaOrigin(topic="lumina.events", partition=3, offset=17)
+    letter = DeadLetter.from_raw(
+        b'{"scope": "s"}',
+        reason=ReasonCode.STAGE_ERROR,
+        message="boom",
+        time_ms=1_700_000_000_123,
+        key=b"s",
+        origin=origin,
+        stage="attribution",
+    )
+    store.insert_dead_letters([letter])
+    rows = store.query_rows(
+        "SELECT toUnixTimestamp64Milli(time), reason, message, stage, original_b64,"
+        " original_key_b64, origin_topic, origin_partition, origin_offset FROM dead_letters"
+    )
+    assert rows == [
+        (
+            1_700_000_000_123,
+            "stage_error",
+            "boom",
+            "attribution",
+            letter.original_b64,
+            letter.original_key_b64,
+            "lumina.events",
+            3,
+            17,
+        )
+    ]
 
 
 def test_store_errors_never_show_the_password() -> None:
