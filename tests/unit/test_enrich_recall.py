@@ -93,7 +93,9 @@ def test_recall_unbinding_who_and_where_returns_the_filler() -> None:
 
 
 def test_recall_probe_ranks_the_matching_unit_first_among_1000() -> None:
-    # 20 people × 25 places, each pair said in two different sentences: 1,000 units.
+    # 20 people × 25 places, each pair said in two different sentences (1,000 units), among
+    # the demo conversation's real chat turns; every one of the 500 (who, where) probes must
+    # rank a unit with that who and that where first.
     events = [
         TextEvent(
             scope="s",
@@ -103,10 +105,13 @@ def test_recall_probe_ranks_the_matching_unit_first_among_1000() -> None:
         for i, (who, where) in enumerate(itertools.product(PEOPLE, PLACES))
         for k in range(2)
     ]
-    units = enrich(events)
+    units = [*enrich(events), *conversation_units()]
+    assert len(units) >= 1000 + 30
     shapes = np.asarray([u.shape.vector for u in units], dtype=np.float32)
-    for who, where in [("Chen", "Oslo"), ("Priya", "Kyoto"), ("Sven", "Delhi"), ("Rosa", "Cork")]:
+    missed = []
+    for who, where in itertools.product(PEOPLE, PLACES):
         scores = shapes @ probe({"who": who, "where": where}, DIM)
         best = units[int(np.argmax(scores))]
-        assert best.roles.who == who and best.roles.where == where, best.text
-    assert len(units) == 1000
+        if (best.roles.who, best.roles.where) != (who, where):
+            missed.append((who, where, best.text))
+    assert not missed, missed[:5]

@@ -42,3 +42,25 @@ def test_offline_enrich_writes_units_and_rejects(
     ]
     assert base64.b64decode(rejects[0]["original_b64"]) == lines[2]
     assert "read 4, units 2, rejected 2" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("profile", "stages"),
+    [
+        ("fast", {"attribution": "attribution.fast.v1", "embed": "embed.static.v1"}),
+        ("full", {"attribution": "attribution.spacy.v1", "embed": "embed.minilm.v1"}),
+    ],
+)
+def test_offline_enrich_profile_chooses_the_stages(
+    tmp_path: Path, lumina_env: dict[str, str], profile: str, stages: dict[str, str]
+) -> None:
+    if profile == "full":
+        pytest.importorskip("spacy")
+        pytest.importorskip("torch")
+    source = tmp_path / "events.jsonl"
+    source.write_text(json.dumps({"scope": "notes", "author": "Ann", "text": "I flew to Oslo."}))
+    out = tmp_path / "units.jsonl"
+    assert main(["enrich", str(source), "-o", str(out), "--profile", profile]) == 0
+    (unit,) = [MemoryUnit.model_validate_json(line) for line in out.read_text().splitlines()]
+    assert {name: unit.stages[name] for name in stages} == stages
+    assert unit.roles.where == "Oslo"
