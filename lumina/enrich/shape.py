@@ -32,7 +32,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from lumina.core.hrr import CleanupMemory, normalize, unbind
+from lumina.core import hrr
+from lumina.core.hrr import CleanupMemory, normalize
 from lumina.core.symbols import ROLES, role_vector, symbol_matrix
 
 from .attribution_fast import word_weight
@@ -46,7 +47,7 @@ __all__ = [
     "filler_memory",
     "probe",
     "role_weight",
-    "unbind_role",
+    "unbind",
 ]
 
 FILLER_NAMESPACE = "filler"
@@ -158,16 +159,20 @@ def filler_memory(fillers: Iterable[str], dim: int = 1024) -> CleanupMemory:
     return CleanupMemory(names, symbol_matrix(names, dim, FILLER_NAMESPACE))
 
 
-def unbind_role(
-    shape: np.ndarray, role: str, vocabulary: CleanupMemory, k: int = 5
+def unbind(
+    shape: np.ndarray, role: str, vocabulary: CleanupMemory | Iterable[str], k: int = 5
 ) -> list[tuple[str, float]]:
-    """Read one role back out of a shape: the vocabulary's fillers ranked by similarity."""
+    """Read one role back out of a shape: the vocabulary's fillers ranked by similarity.
+
+    `vocabulary` is a `filler_memory` or the filler strings themselves; build the memory
+    once when many shapes are read against the same fillers (a scope's vocabulary)."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}; roles are {ROLES}")
-    dim = int(np.asarray(shape).shape[-1])
-    return vocabulary.nearest(
-        unbind(np.asarray(shape, dtype=np.float32), role_vector(role, dim)), k
-    )
+    vector = np.asarray(shape, dtype=np.float32)
+    dim = int(vector.shape[-1])
+    if not isinstance(vocabulary, CleanupMemory):
+        vocabulary = filler_memory(vocabulary, dim)
+    return vocabulary.nearest(hrr.unbind(vector, role_vector(role, dim)), k)
 
 
 def role_weight(draft: Draft, filler: str, lowered: str | None = None) -> float:

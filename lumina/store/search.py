@@ -24,7 +24,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from lumina.config import Settings
 from lumina.core.symbols import ROLES
-from lumina.enrich.shape import filler_memory, probe, unbind_role
+from lumina.enrich.shape import probe, unbind
 from lumina.errors import QueryRefused
 from lumina.schemas.events import Scope
 from lumina.store.client import MemoryStore
@@ -217,8 +217,7 @@ class MemorySearch:
         vocabulary = role_fillers(self.store, scope, role)
         if not vocabulary:
             return []
-        memory = filler_memory(vocabulary, len(shape))
-        ranked = unbind_role(np.asarray(shape, dtype=np.float32), role, memory, k)
+        ranked = unbind(np.asarray(shape, dtype=np.float32), role, vocabulary, k)
         return [{"filler": filler, "similarity": round(score, 4)} for filler, score in ranked]
 
     def sql(self, query: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import numpy as np
 from wordfreq import top_n_list
 
 from lumina.enrich import enrich
-from lumina.enrich.shape import canonical_filler, filler_memory, probe, unbind_role
+from lumina.enrich.shape import canonical_filler, filler_memory, probe, unbind
 from lumina.schemas import MemoryUnit, TextEvent
 
 DIM = 1024
@@ -85,7 +85,7 @@ def test_recall_unbinding_who_and_where_returns_the_filler() -> None:
     )
     assert len(vocabulary) >= 10_000
     right = sum(
-        unbind_role(np.asarray(u.shape.vector), role, vocabulary, k=1)[0][0]
+        unbind(np.asarray(u.shape.vector), role, vocabulary, k=1)[0][0]
         == canonical_filler(getattr(u.roles, role))
         for u, role in truth
     )
@@ -115,3 +115,12 @@ def test_recall_probe_ranks_the_matching_unit_first_among_1000() -> None:
         if (best.roles.who, best.roles.where) != (who, where):
             missed.append((who, where, best.text))
     assert not missed, missed[:5]
+
+
+def test_recall_unbinding_takes_filler_strings_or_a_prebuilt_memory() -> None:
+    unit = next(u for u in conversation_units() if u.roles.where)
+    fillers = [*top_n_list("en", 2_000), unit.roles.where]
+    shape = np.asarray(unit.shape.vector)
+    from_strings = unbind(shape, "where", fillers, k=3)
+    assert from_strings == unbind(shape, "where", filler_memory(fillers, DIM), k=3)
+    assert from_strings[0][0] == canonical_filler(unit.roles.where)
