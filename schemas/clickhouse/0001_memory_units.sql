@@ -1,5 +1,6 @@
 -- Memory units: one row per (scope, id); re-delivery replaces, never duplicates.
--- version = ingest time in ms, so the newest copy of a unit wins a merge.
+-- version = access count << 42 | ingest time in ms (lumina.store.rows.unit_version), so a
+-- reinforced copy of a unit wins a merge, and the newest copy among equals.
 CREATE TABLE IF NOT EXISTS memory_units
 (
     scope            String,
