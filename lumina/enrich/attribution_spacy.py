@@ -1,7 +1,7 @@
-"""attribution.spacy.v1: tokens, weights, salience, entities and 6W roles from a spaCy parse.
+"""attribution.spacy.v2: tokens, weights, salience, entities and 6W roles from a spaCy parse.
 
 One stage for the full profile, in place of tokens.regex.v1 + attribution.fast.v1 +
-roles.rules.v1: the parse that weighs the tokens is the parse the roles come from, so the
+roles.rules.v2: the parse that weighs the tokens is the parse the roles come from, so the
 text goes through spaCy once (`nlp.pipe` over the batch, lemmatizer excluded).
 
 Tokens: the shared regex tokenizer (`tokens.tokenize`), exactly as in the fast profile, so
@@ -177,7 +177,7 @@ def load_spacy_model(name: str = "en_core_web_sm", *, tuned: bool = True) -> Lan
         if missing:
             raise ConfigError(
                 f"spaCy model {name!r} lacks {', '.join(sorted(missing))}, which "
-                "attribution.spacy.v1 needs (use an en_core_web_* pipeline)"
+                "attribution.spacy.v2 needs (use an en_core_web_* pipeline)"
             )
         if tuned:
             _multiply_with_numpy(model)
@@ -501,7 +501,7 @@ class SpacyAttribution(Stage):
     """Tokens, weights, σ, top tokens, entities and 6W roles from one spaCy parse per text."""
 
     name = "attribution"
-    version = "attribution.spacy.v1"
+    version = "attribution.spacy.v2"
     requires = ("text",)
     assigns = ("tokens", "token_weights", "salience", "attribution", "entities", "roles")
 
@@ -550,7 +550,7 @@ def spacy_roles_extractor(
     """For the evaluation harness: examples with `.text` and `.author` → their Roles.
 
     The text is normalized as the pipeline normalizes an event's text, so the roles equal
-    what attribution.spacy.v1 assigns to the same event. The model is loaded and warmed up
+    what attribution.spacy.v2 assigns to the same event. The model is loaded and warmed up
     here, before the extractor is returned, not on its first batch.
     """
     model = getattr(settings, "spacy_model", None) or "en_core_web_sm"

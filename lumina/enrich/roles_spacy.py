@@ -1,15 +1,17 @@
-"""The 6W roles of a text from a spaCy parse (part of attribution.spacy.v1).
+"""The 6W roles of a text from a spaCy parse (part of attribution.spacy.v2).
 
 Works on a parsed `Doc` (tagger, parser, attribute_ruler and ner have run); imports nothing
 from spaCy at run time, so the fast profile never pays for it. The rules, in brief:
 
 - who: the subject of the main clause (nsubj; for a passive, the agent's "by" phrase), as
   a noun phrase without its determiner and its prepositional/relative attachments ("Our
-  cluster in Frankfurt went down" → "Kubernetes cluster"). A pronoun subject
-  ("I", "we", "you", "she", "it"), a passive without agent and a clause without subject
-  (imperatives, fragments) are no better than the speaker: the event's author fills who,
-  except that a vocative names the addressee of "you" or of an imperative ("Sam, can you
-  send…" → "Sam"). Discourse words ("lol", "Reminder:") and dates are not subjects.
+  cluster in Frankfurt went down" → "Kubernetes cluster"). "I"/"we", a passive without
+  agent and a clause without subject (imperatives, fragments) are the speaker's: the
+  event's author fills who, except that a vocative names the addressee of "you" or of an
+  imperative ("Sam, can you send…" → "Sam"). An indefinite pronoun is kept as written
+  ("Can someone review…" → "someone"); any other pronoun ("she", "it", "you" without a
+  vocative, "this") names nobody the text says, so who stays empty. Discourse words
+  ("lol", "Reminder:") and dates are not subjects.
 - main clause: the root of the first sentence with a verbal root, past a first-person
   frame ("I think we should postpone…" → "postpone"); in a verbless first sentence, its
   first clausal verb.
@@ -50,6 +52,7 @@ from .roles_rules import (
     COMPANY_NOUNS,
     DISCOURSE,
     FIRST_PERSON,
+    INDEFINITE_PRONOUNS,
     NOT_MANNER,
     PLACE_NOUNS,
     WHERE_PREPS,
@@ -230,10 +233,10 @@ def _subject(verb: Token) -> Token | None:
 
 
 def _is_real_subject(subject: Token, verb: Token) -> bool:
-    """Not a pronoun, a discourse word ("lol", "Reminder:") or a date, and not cut off from
+    """Not "I"/"we", a discourse word ("lol", "Reminder:") or a date, and not cut off from
     its verb by a colon or semicolon (the parser's guess across a break)."""
-    if subject.pos_ in ("PRON", "DET") or subject.lower_ in FIRST_PERSON:
-        return False  # "I"/"we" are the author; other pronouns are no better than it
+    if subject.lower_ in FIRST_PERSON:
+        return False  # the author's own clause
     if subject.lower_ in DISCOURSE or subject.ent_type_ in TEMPORAL_LABELS:
         return False
     lo, hi = sorted((subject.i, verb.i))
@@ -243,12 +246,18 @@ def _is_real_subject(subject: Token, verb: Token) -> bool:
 def find_who(verb: Token | None, author: str | None) -> str | None:
     subject = _subject(verb) if verb is not None else None
     if subject is None or verb is None or not _is_real_subject(subject, verb):
-        if subject is None or subject.lower_ == "you":
-            # "Sam, can you send…", "Tom, please water…": the named addressee acts.
+        if subject is None:
+            # "Tom, please water…": the named addressee of an imperative acts.
             name = vocative(verb.doc) if verb is not None else None
             if name:
                 return name
         return _trim(author) if author else None
+    if subject.pos_ in ("PRON", "DET"):
+        if subject.lower_ in INDEFINITE_PRONOUNS:
+            return subject.text
+        if subject.lower_ == "you":  # "Sam, can you send…": the named addressee acts
+            return vocative(verb.doc)
+        return None  # "she", "it", "this": no coreference here, and not the author
     first, last = _noun_phrase(subject)
     return _slice(subject.doc, first, last) or (_trim(author) if author else None)
 

@@ -35,11 +35,11 @@ from lumina.schemas import Roles, TextEvent
 
 FIELDS = {"id", "kind", "author", "text", *ROLES}
 
-# Regression guards, set after measuring the fast attributor (roles.rules.v1) on gold v1:
-# micro F1 0.737, who 0.500, when 0.847. Each floor is about 0.05 under the measurement,
+# Regression guards, set after measuring the fast attributor (roles.rules.v2) on gold v2:
+# micro F1 0.825, who 0.839, when 0.847. Each floor is about 0.05 under the measurement,
 # rounded down. Raise them when the rules improve; never lower them to make a change pass.
-FAST_MIN_MICRO_F1 = 0.68
-FAST_MIN_WHO_F1 = 0.45
+FAST_MIN_MICRO_F1 = 0.77
+FAST_MIN_WHO_F1 = 0.78
 FAST_MIN_WHEN_F1 = 0.79
 
 
@@ -302,13 +302,13 @@ def test_fast_attributor_accuracy_does_not_regress(fast_report: SixWReport) -> N
 
 
 def test_spacy_attributor_accuracy_does_not_regress(gold: list[GoldExample]) -> None:
-    # Measured 0.881 micro-F1 on the gold set (fast: 0.760, README); guards sit below, like
-    # the fast ones.
+    # Measured 0.883 micro-F1 and who 0.895 on the gold set (fast: 0.825, README); guards
+    # sit below, like the fast ones.
     pytest.importorskip("spacy")
     report = evaluate(extractor_for("spacy", None), gold)
     table = format_side_by_side({"spacy": report})
-    assert report.micro.f1 >= 0.80, table
-    assert report["who"].f1 >= 0.70, table
+    assert report.micro.f1 >= 0.83, table
+    assert report["who"].f1 >= 0.84, table
     assert report["when"].f1 >= 0.87, table
 
 
@@ -365,7 +365,7 @@ def test_both_attributors_hold_their_accuracy_on_the_held_out_sentences(
     lumina_env: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Sentences labelled after the rules were tuned: `lumina eval sixw` on them prints both
-    # attributors side by side (README: micro-F1 0.731 fast, 0.837 spaCy); the guards sit
+    # attributors side by side (README: micro-F1 0.798 fast, 0.845 spaCy); the guards sit
     # ~0.05 below, and spaCy must stay the more accurate.
     pytest.importorskip("spacy")
     from lumina.cli import main
@@ -375,7 +375,7 @@ def test_both_attributors_hold_their_accuracy_on_the_held_out_sentences(
     micro = re.search(r"^micro\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)\s+(\S+)$", printed, re.M)
     assert micro is not None, printed
     fast_f1, spacy_f1 = float(micro.group(3)), float(micro.group(6))
-    assert fast_f1 >= 0.68, printed
-    assert spacy_f1 >= 0.78, printed
+    assert fast_f1 >= 0.74, printed
+    assert spacy_f1 >= 0.79, printed
     assert spacy_f1 > fast_f1, printed
     assert re.search(r"^n\s+88\s+88$", printed, re.M), printed

@@ -128,7 +128,7 @@ def test_pipeline_fills_all_13_components(embedder: StaticEmbedder) -> None:
     assert unit.stages == {
         "tokens": "tokens.regex.v1",
         "attribution": "attribution.fast.v1",
-        "roles": "roles.rules.v1",
+        "roles": "roles.rules.v2",
         "affect": "affect.vader.v1",
         "embed": "embed.static.v1",
         "shape": "shape.hrr.v1",
@@ -253,7 +253,7 @@ def test_pipeline_stage_requiring_an_unassigned_field_fails_to_build(
 ) -> None:
     stages = _stages(embedder)
     roles_first = [stages[0], stages[2], stages[1], *stages[3:]]  # roles before attribution
-    with pytest.raises(ConfigError, match=r"'roles' \(roles.rules.v1\) requires entities"):
+    with pytest.raises(ConfigError, match=r"'roles' \(roles.rules.v2\) requires entities"):
         Pipeline(roles_first, dim=DIM, half_life_s=1.0, decay_floor=0.0)
 
 

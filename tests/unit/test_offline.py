@@ -63,7 +63,7 @@ def test_offline_enrich_writes_units_and_rejects(
     ("profile", "stages"),
     [
         ("fast", {"attribution": "attribution.fast.v1", "embed": "embed.static.v1"}),
-        ("full", {"attribution": "attribution.spacy.v1", "embed": "embed.minilm.v1"}),
+        ("full", {"attribution": "attribution.spacy.v2", "embed": "embed.minilm.v1"}),
     ],
 )
 def test_offline_enrich_profile_chooses_the_stages(
