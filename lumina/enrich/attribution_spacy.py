@@ -150,7 +150,8 @@ def load_spacy_model(name: str = "en_core_web_sm", *, tuned: bool = True) -> Lan
     `tuned` (what the stage uses) makes it faster with the same annotations (module
     docstring); `tuned=False` is the stock pipeline, the baseline of the speed bench and of
     the test that the two annotate alike."""
-    key = (name, tuned)
+    resolved = resolve_model_name(name)
+    key = (resolved, tuned)  # by the package loaded: both spellings of one model share it
     model = _MODELS.get(key)
     if model is not None:
         return model
@@ -165,7 +166,6 @@ def load_spacy_model(name: str = "en_core_web_sm", *, tuned: bool = True) -> Lan
                 "attribution=spacy needs spaCy: pip install 'spacy>=3.8,<3.9' "
                 f"and the model ({_install_hint(name)}); or set LUMINA_ATTRIBUTION=fast"
             ) from exc
-        resolved = resolve_model_name(name)
         try:
             model = spacy.load(resolved, exclude=list(EXCLUDED_COMPONENTS))
         except OSError as exc:

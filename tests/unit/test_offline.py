@@ -7,13 +7,18 @@ import contextlib
 import importlib.util
 import io
 import json
+import re
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
+from tqdm import tqdm
 
+from lumina import offline
 from lumina.cli import main
 from lumina.config import get_settings
-from lumina.enrich import Pipeline, attribution_spacy
+from lumina.enrich import Incoming, Pipeline, attribution_spacy
 from lumina.enrich.affect import VaderAffect
 from lumina.enrich.attribution_spacy import (
     SpacyAttribution,
@@ -59,6 +64,36 @@ def test_offline_enrich_writes_units_and_rejects(
     assert "read 4, units 2, rejected 2" in capsys.readouterr().out
 
 
+def _before_each_batch(
+    monkeypatch: pytest.MonkeyPatch, hook: Callable[[Sequence[Incoming]], None]
+) -> None:
+    """Calls `hook` with each batch `lumina enrich` hands the pipeline. Only the call is
+    recorded: the real `Pipeline.run` then enriches the batch as usual."""
+    real_run = Pipeline.run
+
+    def run(self: Pipeline, batch: Sequence[Incoming], *args: Any, **kwargs: Any) -> Any:
+        hook(batch)
+        return real_run(self, batch, *args, **kwargs)
+
+    monkeypatch.setattr(Pipeline, "run", run)
+
+
+def test_offline_enrich_batches_lumina_batch_size_events(
+    tmp_path: Path, lumina_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LUMINA_BATCH_SIZE", "7")
+    get_settings.cache_clear()  # lumina_env cleared it before this variable was set
+    sizes: list[int] = []
+    _before_each_batch(monkeypatch, lambda batch: sizes.append(len(batch)))
+    source = tmp_path / "events.jsonl"
+    lines = [json.dumps({"scope": "notes", "text": f"Note {i}, spring order."}) for i in range(20)]
+    source.write_text("\n".join(lines) + "\n")
+
+    assert main(["enrich", str(source), "-o", str(tmp_path / "units.jsonl")]) == 0
+
+    assert sizes == [7, 7, 6]
+
+
 @pytest.mark.parametrize(
     ("profile", "stages"),
     [
@@ -82,7 +117,7 @@ def test_offline_enrich_profile_chooses_the_stages(
 
 
 # -- progress bar ---------------------------------------------------------------------------
-# The rule (lumina/offline.py `_lines`): tqdm draws a bar on stderr only when the input file
+# The rule (lumina/offline.py `_progress_bar`): tqdm draws a bar on stderr only when the input file
 # is at least PROGRESS_MIN_BYTES long AND stderr is a terminal. stdout keeps the counts only.
 
 
@@ -168,21 +203,53 @@ def test_offline_enrich_shows_no_bar_for_short_input_or_without_a_terminal(
     assert "%|" not in out_text
 
 
-# -- stage errors ---------------------------------------------------------------------------
+class _EveryUpdateBar(tqdm):
+    """tqdm drawing every update, not at most one every 0.1 s, so stderr always shows where
+    the bar stands."""
 
-POISON = "POISON-PILL"
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, mininterval=0, miniters=1, **kwargs)
 
 
-def test_offline_enrich_stage_error_goes_to_rejects_with_its_line(
+def _shown_percent(stderr: str) -> int:
+    """The percentage of the last frame drawn on `stderr`."""
+    frames = [frame for frame in stderr.split("\r") if frame.strip()]
+    match = re.match(r"enrich:\s*(\d+)%\|", frames[-1])
+    assert match, frames[-1]
+    return int(match.group(1))
+
+
+def test_offline_enrich_bar_reaches_100_percent_only_when_every_batch_is_written(
     tmp_path: Path,
     lumina_env: dict[str, str],
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # `lumina enrich` builds its own pipeline from the settings, so there is no place to
-    # inject a test stage. Instead the real affect stage is patched to raise on any batch
-    # holding a marked text (as the pipeline tests' Poison stage does) and to run as usual
-    # otherwise; every other stage, and the models, are the real ones.
+    monkeypatch.setattr(offline, "tqdm", _EveryUpdateBar)
+    stderr = _Terminal()
+    shown: list[int] = []  # where the bar stood as each batch went into the pipeline
+    _before_each_batch(monkeypatch, lambda batch: shown.append(_shown_percent(stderr.getvalue())))
+    source, out = tmp_path / "events.jsonl", tmp_path / "units.jsonl"
+    _events_file(source, PROGRESS_MIN_BYTES)
+    _enrich_with_stderr(source, out, stderr, capsys)
+
+    assert len(shown) > 1  # several batches of 256
+    assert shown[-1] < 100  # the last batch is not enriched yet
+    assert shown[0] == 0  # nor is any line when the first batch starts
+    assert shown == sorted(shown)
+    assert _shown_percent(stderr.getvalue()) == 100
+
+
+# -- stage errors ---------------------------------------------------------------------------
+
+POISON = "POISON-PILL"
+
+
+def _poison_affect(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`lumina enrich` builds its own pipeline from the settings, so there is no place to
+    inject a test stage. Instead the real affect stage is patched to raise on any batch
+    holding a marked text (as the pipeline tests' Poison stage does) and to run as usual
+    otherwise; every other stage, and the models, are the real ones."""
     real_affect = VaderAffect.__call__
 
     def affect_or_raise(self: VaderAffect, drafts: list[Draft]) -> list[Draft]:
@@ -192,6 +259,14 @@ def test_offline_enrich_stage_error_goes_to_rejects_with_its_line(
 
     monkeypatch.setattr(VaderAffect, "__call__", affect_or_raise)
 
+
+def test_offline_enrich_stage_error_goes_to_rejects_with_its_line(
+    tmp_path: Path,
+    lumina_env: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _poison_affect(monkeypatch)
     lines = [json.dumps({"scope": "notes", "text": f"Note {i}, spring order."}) for i in range(300)]
     lines[1] = json.dumps({"scope": "notes", "author": "Ann", "text": f"Lunch {POISON} at 1."})
     lines[3] = ""  # blank: skipped, but still counts for line numbers
@@ -222,6 +297,29 @@ def test_offline_enrich_stage_error_goes_to_rejects_with_its_line(
     assert all(u.stages["affect"] == "affect.vader.v1" for u in units)
     assert f"read 299, units {len(expected)}, rejected 3" in capsys.readouterr().out
     assert len(expected) == 296
+
+
+def test_offline_enrich_rejects_are_in_line_order(
+    tmp_path: Path, lumina_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _poison_affect(monkeypatch)
+    lines = [
+        json.dumps({"scope": "notes", "text": "Note 1, spring order."}),
+        json.dumps({"scope": "notes", "text": f"Lunch {POISON} at 1."}),  # fails in its batch
+        json.dumps({"scope": "notes", "text": "Note 3, spring order."}),
+        '{"scope": "notes", "text": ',  # broken JSON, rejected as it is read
+        json.dumps({"scope": "notes", "text": "Note 5, spring order."}),
+    ]
+    source = tmp_path / "events.jsonl"
+    source.write_text("\n".join(lines) + "\n")
+
+    assert main(["enrich", str(source), "-o", str(tmp_path / "units.jsonl")]) == 0
+
+    rejects = map(json.loads, (tmp_path / "units.rejects.jsonl").read_text().splitlines())
+    assert [(r["line"], r["reason"]) for r in rejects] == [
+        (2, "stage_error"),
+        (4, "invalid_json"),
+    ]
 
 
 # -- the spaCy model name -------------------------------------------------------------------
@@ -338,21 +436,37 @@ def test_offline_enrich_unknown_spacy_model_is_a_config_error_not_an_oserror(
     assert isinstance(caught.value.__cause__, OSError)  # kept as the cause, not shown
 
 
+def _hide_package(monkeypatch: pytest.MonkeyPatch, hidden: str) -> None:
+    """Makes find_spec miss the package `hidden`; every other name is looked up as usual."""
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name: str, package: str | None = None) -> object:
+        return None if name == hidden else real_find_spec(name, package)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+
+
+def test_offline_enrich_spacy_model_is_loaded_once_under_both_spellings(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Not skipped: the re-upload is a project dependency. The official package is hidden, as
+    # where only the re-upload is installed, and the cache starts empty so that both loads
+    # happen here; monkeypatch puts both back.
+    _hide_package(monkeypatch, "en_core_web_sm")
+    monkeypatch.setattr(attribution_spacy, "_MODELS", {})
+    assert load_spacy_model("en_core_web_sm") is load_spacy_model(REUPLOAD)
+
+
 @needs_spacy
 def test_offline_enrich_default_spacy_model_missing_names_the_reupload_package(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     if official_installed:
         pytest.skip("the official en_core_web_sm is installed")
-    # Neither package importable: hide the re-upload from find_spec (every other name is
-    # looked up as usual), and start from an empty model cache so nothing loaded earlier
-    # in the session answers instead; monkeypatch puts both back.
-    real_find_spec = importlib.util.find_spec
-
-    def find_spec(name: str, package: str | None = None) -> object:
-        return None if name == REUPLOAD else real_find_spec(name, package)
-
-    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    # Neither package importable: hide the re-upload from find_spec, and start from an
+    # empty model cache so nothing loaded earlier in the session answers instead;
+    # monkeypatch puts both back.
+    _hide_package(monkeypatch, REUPLOAD)
     monkeypatch.setattr(attribution_spacy, "_MODELS", {})
     assert not spacy_available("en_core_web_sm")
     with pytest.raises(ConfigError) as caught:
