@@ -122,6 +122,18 @@ _TRIM = " \t\"'“”‘’()[]{}.,;:!?-–—"
 _CLAUSE_BREAK = frozenset(',;:()[]"“”—–!?.')
 
 
+LOWER_KEY = "lumina.lower"
+
+
+def _lowers(doc: Doc) -> list[str]:
+    """The doc's lowercase tokens, read once per doc: the role rules look for their cue words
+    in this list and make a Token (`doc[i]`, a Python object each time) only at a cue."""
+    lower = doc.user_data.get(LOWER_KEY)
+    if lower is None:
+        lower = doc.user_data[LOWER_KEY] = [t.lower_ for t in doc]
+    return lower  # type: ignore[no-any-return]
+
+
 def doc_text(doc: Doc) -> str:
     """The text to slice fillers from: the original, even for a case-folded re-parse."""
     text = doc.user_data.get(TEXT_KEY)
@@ -308,8 +320,9 @@ def find_when(doc: Doc) -> str | None:
     merged = merge_when(doc_text(doc), spans)
     if merged is not None:
         return _trim(doc_text(doc)[merged[0] : merged[1]])
-    for token in doc:
-        if token.dep_ == "prep" and token.lower_ in TEMPORAL_PREPS:
+    for i, word in enumerate(_lowers(doc)):
+        token = doc[i] if word in TEMPORAL_PREPS else None
+        if token is not None and token.dep_ == "prep":
             pobj = next((c for c in token.children if c.dep_ == "pobj"), None)
             if pobj is not None:
                 # Keep "after"/"before": "after the review" is not "the review".
@@ -323,8 +336,9 @@ def find_when(doc: Doc) -> str | None:
 
 def _place_phrases(doc: Doc) -> Iterable[tuple[Token, Token]]:
     """(preposition, its object) for every place preposition with an object, in order."""
-    for token in doc:
-        if token.lower_ in WHERE_PREPS and token.dep_ in ("prep", "dative", "agent"):
+    for i, word in enumerate(_lowers(doc)):
+        token = doc[i] if word in WHERE_PREPS else None
+        if token is not None and token.dep_ in ("prep", "dative", "agent"):
             pobj = next((c for c in token.children if c.dep_ == "pobj"), None)
             if pobj is not None:
                 yield token, pobj
@@ -381,8 +395,8 @@ def find_where(
             filler = _clause_place(prep, pobj, anchors, ents, skipped)
             if filler:
                 return filler
-    for token in doc:
-        if token.lower_ == "home" and token.dep_ in ("advmod", "npadvmod", "pobj", "dobj"):
+    for i, word in enumerate(_lowers(doc)):
+        if word == "home" and doc[i].dep_ in ("advmod", "npadvmod", "pobj", "dobj"):
             return "home"
     for ent in doc.ents:
         # "the London team" names a team, not where the event happens.
@@ -394,22 +408,24 @@ def find_where(
 # --------------------------------------------------------------------------- why
 
 
-def _connective_at(doc: Doc, i: int) -> int | None:
-    """Index of the last token of a causal connective starting at token i, if one does."""
-    for phrase in _CAUSAL_BY_FIRST.get(doc[i].lower_, ()):
+def _connective_at(lower: Sequence[str], i: int) -> int | None:
+    """Index of the last token of a causal connective starting at token i, if one does;
+    `lower` holds the doc's lowercase tokens (read once: each `doc[i]` makes a Token)."""
+    for phrase in _CAUSAL_BY_FIRST.get(lower[i], ()):
         end = i + len(phrase)
-        if end <= len(doc) and tuple(t.lower_ for t in doc[i:end]) == phrase:
+        if tuple(lower[i:end]) == phrase:
             return end - 1
     return None
 
 
 def connective_tokens(doc: Doc) -> set[int]:
     """Indexes of the tokens of every causal connective in `doc`."""
+    lower = _lowers(doc)
     out: set[int] = set()
-    for token in doc:
-        last = _connective_at(doc, token.i)
+    for i, word in enumerate(lower):
+        last = _connective_at(lower, i) if word in _CAUSAL_BY_FIRST else None
         if last is not None:
-            out.update(range(token.i, last + 1))
+            out.update(range(i, last + 1))
     return out
 
 
@@ -438,10 +454,12 @@ def _before_break(doc: Doc, first: int, last: int) -> int:
 
 
 def find_why(doc: Doc, verb: Token | None = None) -> str | None:
-    for token in doc:
-        conn_last = _connective_at(doc, token.i)
+    lower = _lowers(doc)
+    for i, word in enumerate(lower):
+        conn_last = _connective_at(lower, i) if word in _CAUSAL_BY_FIRST else None
         if conn_last is None:
             continue
+        token = doc[i]
         if token.lower_ in ("since", "so") and token.dep_ != "mark":
             continue  # "since Monday": a time; ", so we stayed": a result, not a reason
         start = conn_last + 1
@@ -511,13 +529,15 @@ def _is_manner_adverb(token: Token) -> bool:
 
 
 def find_how(doc: Doc, ents: dict[int, Span]) -> str | None:
-    for token in doc:
-        filler = _instrument(token, ents)
-        if filler:
-            return filler
-    for token in doc:
-        if _is_manner_adverb(token):
-            return token.lower_
+    lower = _lowers(doc)
+    for i, word in enumerate(lower):
+        if word in INSTRUMENT_PREPS or word == "using":
+            filler = _instrument(doc[i], ents)
+            if filler:
+                return filler
+    for i, word in enumerate(lower):
+        if len(word) >= 5 and word.endswith("ly") and _is_manner_adverb(doc[i]):
+            return word
     return None
 
 
