@@ -464,10 +464,10 @@ def parse_texts(nlp: Language, texts: Sequence[str], batch_size: int) -> list[Do
     variants = [(i, _lower_first(texts[i])) for i in retry]
     todo = [(i, v) for i, v in variants if v is not None]
     reparsed = _verb_initial_parses(nlp, [v for _, v in todo], batch_size)
-    for (i, _), doc in zip(todo, reparsed, strict=True):
-        if doc is not None:
-            doc.user_data[TEXT_KEY] = texts[i]
-            docs[i] = doc
+    for (i, _), kept in zip(todo, reparsed, strict=True):
+        if kept is not None:
+            kept.user_data[TEXT_KEY] = texts[i]
+            docs[i] = kept
     return docs
 
 

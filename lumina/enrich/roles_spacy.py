@@ -131,7 +131,7 @@ def _lowers(doc: Doc) -> list[str]:
     lower = doc.user_data.get(LOWER_KEY)
     if lower is None:
         lower = doc.user_data[LOWER_KEY] = [t.lower_ for t in doc]
-    return lower  # type: ignore[no-any-return]
+    return lower
 
 
 def doc_text(doc: Doc) -> str:
