@@ -70,7 +70,7 @@ from lumina.schemas import Entity, Roles
 
 from .attribution_fast import rarity as _rarity
 from .attribution_fast import salience, top_tokens
-from .roles_spacy import TEXT_KEY, doc_text, roles_from_doc
+from .roles_spacy import TEXT_KEY, doc_text, remember_lowers, roles_from_doc
 from .stage import Draft, Stage
 from .tokens import Tokens, tokenize
 
@@ -367,28 +367,40 @@ class PosRules:
 
 def spacy_token_weights(doc: Doc) -> list[float]:
     """The weight in [0, 1] of every spaCy token of `doc` (formula in the module docstring)."""
-    out: list[float] = []
+    return weighed_tokens(doc)[0]
+
+
+def weighed_tokens(doc: Doc) -> tuple[list[float], list[int], list[int]]:
+    """Each spaCy token's weight, start and end, in one pass over the doc (each step makes
+    a Token object); the lowercase forms read on the way are kept for the role rules."""
+    weights: list[float] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    lowers: list[str] = []
     for token in doc:
+        lower = token.lower_
+        lowers.append(lower)
+        starts.append(start := token.idx)
+        ends.append(start + len(token))
         prior = POS_PRIOR.get(token.pos_, 0.0)
         if prior == 0.0:
-            out.append(0.0)
+            weights.append(0.0)
             continue
-        w = prior * (RARITY_FLOOR + (1.0 - RARITY_FLOOR) * _rarity(token.lower_))
+        w = prior * (RARITY_FLOOR + (1.0 - RARITY_FLOOR) * _rarity(lower))
         if token.dep_ in CORE_DEPS:
             w *= 1.0 + CORE_BOOST
         if token.ent_iob_ != "O" and token.ent_type_:
             w += ENTITY_BOOST
-        out.append(min(1.0, w))
-    return out
+        weights.append(min(1.0, w))
+    remember_lowers(doc, lowers)
+    return weights, starts, ends
 
 
-def align_weights(tokens: Tokens, doc: Doc, weights: Sequence[float]) -> list[float]:
-    """Per regex token, the largest weight among the spaCy tokens its span overlaps."""
-    starts: list[int] = []
-    ends: list[int] = []
-    for token in doc:  # one pass: each step makes a Token object
-        starts.append(start := token.idx)
-        ends.append(start + len(token))
+def align_weights(
+    tokens: Tokens, starts: Sequence[int], ends: Sequence[int], weights: Sequence[float]
+) -> list[float]:
+    """Per regex token, the largest weight among the spaCy tokens (spans `starts`/`ends`)
+    its span overlaps."""
     out: list[float] = []
     j = 0
     n = len(starts)
@@ -536,7 +548,8 @@ class SpacyAttribution(Stage):
         docs = self.parse([d.text for d in drafts])
         for draft, doc in zip(drafts, docs, strict=True):
             tokens = tokenize(draft.text)
-            weights = align_weights(tokens, doc, spacy_token_weights(doc))
+            spacy_weights, starts, ends = weighed_tokens(doc)
+            weights = align_weights(tokens, starts, ends, spacy_weights)
             draft.tokens = tokens
             draft.token_weights = weights
             draft.salience = salience(weights)

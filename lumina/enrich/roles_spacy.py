@@ -62,7 +62,7 @@ from .timex import Timex, find_timex, merge_when
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span, Token
 
-__all__ = ["MAX_FILLER_TOKENS", "TEXT_KEY", "doc_text", "roles_from_doc"]
+__all__ = ["MAX_FILLER_TOKENS", "TEXT_KEY", "doc_text", "remember_lowers", "roles_from_doc"]
 
 # `doc.user_data` key of the text fillers are sliced from, when the parsed text differs from
 # it (a re-parse with the first letter lowercased, see attribution_spacy); same length.
@@ -123,6 +123,11 @@ _CLAUSE_BREAK = frozenset(',;:()[]"“”—–!?.')
 
 
 LOWER_KEY = "lumina.lower"
+
+
+def remember_lowers(doc: Doc, lowers: list[str]) -> None:
+    """Keep the doc's lowercase tokens, read by a pass over it made for another reason."""
+    doc.user_data[LOWER_KEY] = lowers
 
 
 def _lowers(doc: Doc) -> list[str]:
