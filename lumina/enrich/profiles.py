@@ -3,14 +3,17 @@
 `fast`: regex tokens + wordfreq attribution + rule roles, and the static model2vec embedder.
 `full`: spaCy attribution and roles, and MiniLM. `LUMINA_ATTRIBUTION` and `LUMINA_EMBEDDER`
 override each half; their `auto` value follows the profile, and falls back to the fast half
-when the full one's packages are not installed. An explicit `spacy` or `minilm` never falls
-back: it fails with the package to install.
+when the full one's packages are not installed, with a warning in the log (once per process
+and model) naming what is missing. An explicit `spacy` or `minilm` never falls back: it
+fails with the package to install.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import logging
 from collections.abc import Sequence
+from functools import cache
 from typing import Protocol
 
 import numpy as np
@@ -36,15 +39,34 @@ class Encoder(Protocol):
     def encode(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
+log = logging.getLogger(__name__)
+
+
+@cache  # once per process and missing part: profiles are resolved for every pipeline built
+def _warn_fallback(missing: str, fallback: str) -> None:
+    log.warning("profile full: %s is not installed, so %s is used instead", missing, fallback)
+
+
 def uses_spacy(settings: Settings) -> bool:
     if settings.attribution == "auto":
-        return settings.profile == "full" and spacy_available(settings.spacy_model)
+        if settings.profile != "full":
+            return False
+        if spacy_available(settings.spacy_model):
+            return True
+        # A mistyped LUMINA_SPACY_MODEL lands here too: say so rather than run fast silently.
+        _warn_fallback(f"spaCy model {settings.spacy_model!r}", "the fast attribution")
+        return False
     return settings.attribution == "spacy"
 
 
 def uses_minilm(settings: Settings) -> bool:
     if settings.embedder == "auto":
-        return settings.profile == "full" and importlib.util.find_spec("torch") is not None
+        if settings.profile != "full":
+            return False
+        if importlib.util.find_spec("torch") is not None:
+            return True
+        _warn_fallback("torch (for MiniLM)", "the static embedder")
+        return False
     return settings.embedder == "minilm"
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
+import logging
+
 import pytest
 
 from lumina.config import Settings
 from lumina.enrich.attribution_fast import FastAttribution
-from lumina.enrich.attribution_spacy import SpacyAttribution, spacy_available
-from lumina.enrich.profiles import attribution_stages, uses_minilm, uses_spacy
+from lumina.enrich.attribution_spacy import SpacyAttribution
+from lumina.enrich.profiles import _warn_fallback, attribution_stages, uses_minilm, uses_spacy
 from lumina.enrich.roles_rules import RuleRoles
 from lumina.enrich.tokenizer import RegexTokenizer
 from lumina.errors import ConfigError
@@ -15,7 +18,11 @@ from lumina.errors import ConfigError
 FAST_STAGES = [RegexTokenizer, FastAttribution, RuleRoles]
 MISSING_MODEL = "en_core_web_zz_missing"
 
-needs_spacy = pytest.mark.skipif(not spacy_available(), reason="the models extra is not installed")
+# Skipped only without spaCy itself: with it, the models extra installed the model too, so a
+# model that cannot load must fail these tests rather than skip them.
+needs_spacy = pytest.mark.skipif(
+    importlib.util.find_spec("spacy") is None, reason="the models extra is not installed"
+)
 
 
 def kinds(settings: Settings) -> list[type]:
@@ -44,11 +51,19 @@ def test_explicit_choices_override_each_half_of_the_profile() -> None:
     assert uses_minilm(Settings(profile="fast", embedder="minilm"))
 
 
-def test_auto_falls_back_to_the_fast_half_when_the_model_is_missing() -> None:
-    # `auto` follows the profile only where the full half can load; the stream keeps going.
+def test_auto_falls_back_to_the_fast_half_when_the_model_is_missing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # `auto` follows the profile only where the full half can load; the stream keeps going,
+    # and the log says why the full profile is not what runs.
     full = Settings(profile="full", spacy_model=MISSING_MODEL)
-    assert not uses_spacy(full)
-    assert kinds(full) == FAST_STAGES
+    _warn_fallback.cache_clear()  # another test may have warned about this model already
+    with caplog.at_level(logging.WARNING, logger="lumina.enrich.profiles"):
+        assert not uses_spacy(full)
+        assert kinds(full) == FAST_STAGES
+    warnings = [r.getMessage() for r in caplog.records if MISSING_MODEL in r.getMessage()]
+    assert len(warnings) == 1, warnings  # once, however often the profile is resolved
+    assert "fast attribution" in warnings[0]
 
 
 def test_an_explicit_spacy_never_falls_back() -> None:
