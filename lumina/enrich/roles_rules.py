@@ -4,10 +4,13 @@ No parser: each role is one small function over the shared tokens, the entities 
 attribution stage and the `timex` expressions. The rules, in brief:
 
 - who: the named subject of the first clause that has one ("Alice went …" → "Alice",
-  "Alice and Bob argued" → "Alice and Bob"), or an indefinite pronoun as written ("Can
-  someone review …" → "someone"). "I"/"we" and a clause without subject are the author,
-  since a note or chat turn is about its speaker. Any other pronoun ("she", "it", "you")
-  names nobody the text says, so who stays empty rather than wrongly the author.
+  "Alice and Bob argued" → "Alice and Bob"), else a common-noun subject without its
+  determiner ("The city council approved …" → "city council"), or an indefinite pronoun as
+  written ("Can someone review …" → "someone"). A name opening the text before a comma is
+  the actor of "you" or of an imperative ("Sam, can you send …", "Ben, please book …").
+  "I"/"we" and a clause without subject are the author, since a note or chat turn is about
+  its speaker. Any other pronoun ("she", "it", "that", "you" unaddressed) names nobody the
+  text says, so who stays empty rather than wrongly the author.
 - what: the first verb after the subject (auxiliaries and -ly adverbs skipped) and the
   words up to the next clause break, preposition or date, lowercased ("met alice").
 - when: the first date/time expression, extended over expressions joined to it
