@@ -8,9 +8,11 @@ from importlib import resources
 import pytest
 
 from lumina.brokers.base import tail_of
+from lumina.config import Settings
 from lumina.core.provenance import ChainEntry, verify_chain
+from lumina.enrich import enrich
 from lumina.errors import ReasonCode
-from lumina.schemas import DeadLetter, MemoryUnit
+from lumina.schemas import DeadLetter, MemoryUnit, TextEvent
 from tests.integration.conftest import WorkerProcess, consume, publish
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e]
@@ -47,6 +49,11 @@ def test_e2e_events_become_units_and_dead_letters(kafka_worker: WorkerProcess) -
     # Units on the topic carry all 13 components.
     records = consume(worker.bootstrap, worker.topic("units"), len(valid))
     units = [MemoryUnit.model_validate_json(value) for _, _, value in records]
+    # The worker's roles are the ones the same events get in-process (the fast profile,
+    # the worker's default): the stream adds nothing to and loses nothing of enrichment.
+    events = [TextEvent.model_validate_json(value) for _, value in valid]
+    in_process = {u.text: u.roles for u in enrich(events, Settings(profile="fast"))}
+    assert {u.text: u.roles for u in units} == in_process
     assert len(units) == len(valid), f"{len(units)} units of {len(valid)}:\n{tail_of(worker.log)}"
     assert len({u.id for u in units}) == len(valid)
     for unit in units:
@@ -55,7 +62,6 @@ def test_e2e_events_become_units_and_dead_letters(kafka_worker: WorkerProcess) -
         assert unit.provenance.origin.topic == worker.topic("events")
         assert unit.text and unit.timestamps.event_ms > 0
         assert 0 <= unit.salience <= 1 and unit.attribution
-        assert unit.roles.who  # every conversation line has an author
         assert -1 <= unit.affect.valence <= 1
         assert len(unit.embedding) > 0 and len(unit.shape.vector) == unit.shape.dim == 1024
         assert unit.decay.half_life_s > 0 and unit.decay.strength == 1.0
