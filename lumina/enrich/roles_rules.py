@@ -51,6 +51,8 @@ FIRST_PERSON = frozenset(
     {"i", "we", "i'm", "i've", "i'll", "i'd", "we're", "we've", "we'll", "we'd", "me", "us"}
 )
 DEMONSTRATIVES = frozenset({"this", "that", "these", "those"})
+# A question's subject ("Who is presenting…?") names nobody the text says.
+INTERROGATIVES = frozenset({"who", "what", "which", "whoever", "whom"})
 # Indefinite pronouns name an actor the text leaves open, and the gold keeps them as written.
 INDEFINITE_PRONOUNS = frozenset(
     {"someone", "somebody", "everyone", "everybody", "anyone", "anybody", "nobody"}
@@ -207,6 +209,16 @@ def _clause_bounds(tokens: Tokens) -> Iterator[tuple[int, int]]:
     return zip(starts, ends, strict=True)
 
 
+def _ends_noun_phrase(lower: list[str], first: int, end: int, hi: int) -> bool:
+    """Whether lower[first:end], the words after a determiner, read as a whole noun phrase:
+    no stopword in it ("This broke the build" has none), and what follows is a verb, a
+    preposition or the clause's end ("The ranking uses salience": "ranking uses" is no
+    phrase, the verb is inside it)."""
+    if any(map(is_stopword, lower[first:end])):
+        return False
+    return end >= hi or _verb_like(lower[end]) or lower[end] in WHAT_STOPS
+
+
 def _parse_clause(
     tokens: Tokens, lo: int, hi: int, temporal: list[bool], ents: dict[int, tuple[int, Entity]]
 ) -> _Clause | None:
@@ -233,7 +245,7 @@ def _parse_clause(
             last = ents[last + 2][0]
         clause.named_subject = tokens.span_text(i, last)
         i = last + 1
-    elif lower[i] in PRONOUNS:
+    elif lower[i] in PRONOUNS or lower[i] in INTERROGATIVES:
         clause.first_person = lower[i] in FIRST_PERSON
         clause.pronoun = None if clause.first_person else words[i]
         i += 1
@@ -246,11 +258,11 @@ def _parse_clause(
             taken += 1
         if taken == 0 and lower[first - 1] in DEMONSTRATIVES:
             clause.pronoun = words[first - 1]  # "That was fun": a pronoun, not a determiner
-        elif taken and not any(map(is_stopword, lower[first:i])):
-            # "broke the" (from "This broke the build") is no noun phrase: keep none
+        elif taken and _ends_noun_phrase(lower, first, i, hi):
             clause.common_subject = tokens.span_text(first, i - 1)
     elif i + 1 < hi and _verb_like(lower[i + 1]) and not _verb_like(lower[i]):
-        clause.common_subject = words[i]
+        if lower[i + 1] != "to":  # "Glad to hear it", "Sorry to hear": no subject
+            clause.common_subject = words[i]
         i += 1  # "Sales dropped": a bare noun subject followed by a verb
     # Skip a prepositional phrase inside the subject ("Our cluster in Frankfurt went down").
     if i < hi and lower[i] in PREPOSITIONS and clause.named_subject is None and i > lo:

@@ -36,7 +36,7 @@ from lumina.schemas import Roles, TextEvent
 FIELDS = {"id", "kind", "author", "text", *ROLES}
 
 # Regression guards, set after measuring the fast attributor (roles.rules.v2) on gold v2:
-# micro F1 0.825, who 0.839, when 0.847. Each floor is about 0.05 under the measurement,
+# micro F1 0.828, who 0.850, when 0.847. Each floor is about 0.05 under the measurement,
 # rounded down. Raise them when the rules improve; never lower them to make a change pass.
 FAST_MIN_MICRO_F1 = 0.77
 FAST_MIN_WHO_F1 = 0.78
@@ -302,7 +302,7 @@ def test_fast_attributor_accuracy_does_not_regress(fast_report: SixWReport) -> N
 
 
 def test_spacy_attributor_accuracy_does_not_regress(gold: list[GoldExample]) -> None:
-    # Measured 0.883 micro-F1 and who 0.895 on the gold set (fast: 0.825, README); guards
+    # Measured 0.883 micro-F1 and who 0.895 on the gold set (fast: 0.828, README); guards
     # sit below, like the fast ones.
     pytest.importorskip("spacy")
     report = evaluate(extractor_for("spacy", None), gold)
@@ -365,7 +365,7 @@ def test_both_attributors_hold_their_accuracy_on_the_held_out_sentences(
     lumina_env: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Sentences labelled after the rules were tuned: `lumina eval sixw` on them prints both
-    # attributors side by side (README: micro-F1 0.798 fast, 0.845 spaCy); the guards sit
+    # attributors side by side (README: micro-F1 0.797 fast, 0.845 spaCy); the guards sit
     # ~0.05 below, and spaCy must stay the more accurate.
     pytest.importorskip("spacy")
     from lumina.cli import main

@@ -130,6 +130,16 @@ def test_roles_a_common_noun_subject_is_who_not_the_author() -> None:
     assert _roles("The city council approved the budget.", "news").who == "city council"
 
 
+def test_roles_what_is_not_a_subject_is_not_made_one() -> None:
+    # A question's subject, an adjective before "to", a verb inside the words after "The":
+    # none of them is who, and a guess would be worse than the author or nothing.
+    assert _roles("Who is presenting the roadmap at the workshop?", "alice").who is None
+    assert _roles("Glad to hear it, the fix worked.", "bob").who == "bob"
+    assert _roles("Sorry to hear that, Carol.", "bob").who == "bob"
+    assert _roles("The ranking uses salience and recency.", "bob").who == "bob"
+    assert _roles("The Helm chart still needs a probe.", "carol").who == "Helm chart"
+
+
 def test_roles_named_subject_wins_over_author() -> None:
     assert _roles("Yuki closed the incident at midnight.", "oncall").who == "Yuki"
 
