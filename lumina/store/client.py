@@ -129,21 +129,36 @@ class MemoryStore:
         the benches name fewer to time what building one at insert costs)."""
         if table.num_rows == 0:
             return 0
-        with self._lock:
-            self._client.insert_arrow(
-                "memory_units",
-                table,
-                settings={"exclude_materialize_skip_indexes_on_insert": left_to_merges},
-            )
+        self._insert_arrow(
+            "memory_units", table, {"exclude_materialize_skip_indexes_on_insert": left_to_merges}
+        )
         return int(table.num_rows)
 
     def insert_table(self, name: str, table: pa.Table) -> int:
         """Insert an Arrow table whose columns are named as `name`'s columns."""
         if table.num_rows == 0:
             return 0
-        with self._lock:
-            self._client.insert_arrow(name, table)
+        self._insert_arrow(name, table, {})
         return int(table.num_rows)
+
+    def _insert_arrow(self, name: str, table: pa.Table, settings: dict[str, str]) -> None:
+        with self._lock:
+            if not self.embedded:
+                self._client.insert_arrow(name, table, settings=settings)
+                return
+            # chDB reads the Arrow table where it lies: its `Python()` table function finds
+            # `arrow_rows` by name in this frame. clickhouse-connect's `insert_arrow` would
+            # write it to a temporary file as Arrow IPC for chDB to parse back, which made
+            # the units INSERT 1.4-2.5x slower (bench/sink.py, 2026-12-05).
+            arrow_rows = table  # noqa: F841 (read by chDB, by name)
+            columns = ", ".join(f"`{c}`" for c in table.column_names)
+            given = "".join(
+                f"{' SETTINGS' if i == 0 else ','} {k} = '{v}'"
+                for i, (k, v) in enumerate(settings.items())
+            )
+            self._client.command(
+                f"INSERT INTO {name} ({columns}){given} SELECT {columns} FROM Python(arrow_rows)"
+            )
 
     def insert_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
         return self.insert_table("dead_letters", dead_letter_table(letters))

@@ -189,6 +189,25 @@ def test_store_units_with_empty_lists_and_maps_come_back_as_written(
     assert [back[u.id] for u in batch] == batch
 
 
+def test_store_insert_leaves_the_indexes_to_merges_unless_told_otherwise(
+    store: MemoryStore, settings: Settings
+) -> None:
+    # Building the HNSW graph and the text index at insert cost the sink most of its time;
+    # the settings that leave them to merges must reach chDB on the embedded insert path.
+    from lumina.store.arrow import unit_arrow_table
+
+    store.command("SYSTEM STOP MERGES memory_units")
+    rows = unit_arrow_table(units_for("ix", settings))
+    store.insert_unit_table(rows)
+    store.insert_unit_table(rows, left_to_merges="")
+    parts = store.query_rows(
+        "SELECT secondary_indices_compressed_bytes FROM system.parts "
+        "WHERE database = currentDatabase() AND table = 'memory_units' AND active "
+        "ORDER BY min_block_number"
+    )
+    assert [int(bytes_) > 0 for (bytes_,) in parts] == [False, True]
+
+
 def test_store_reinforced_version_replaces_the_original_even_if_redelivered_later(
     store: MemoryStore, settings: Settings
 ) -> None:
