@@ -116,8 +116,7 @@ def chunk_events(
 def insert_arrow(store: MemoryStore, table: str, arrow: pa.Table, settings: dict) -> float:
     """Seconds to INSERT an Arrow table of units into `table`, as `insert_units` does."""
     started = time.perf_counter()
-    with store._lock:
-        store._client.insert_arrow(table, arrow, settings=settings)
+    store.insert_table(table, arrow, settings)
     return time.perf_counter() - started
 
 

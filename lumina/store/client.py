@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -44,6 +44,13 @@ READONLY = 164
 QUERY_FAULTS = frozenset({16, 36, 42, 43, 46, 47, 53, 60, 62, 81, 184, 215})
 # memory_units' indexes an INSERT leaves to merges (see `insert_units`).
 LEFT_TO_MERGES = "embedding_hnsw,text_terms"
+
+
+def _literal(value: str | int) -> str:
+    """A setting's value as SQL."""
+    if isinstance(value, int):
+        return str(value)
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def redact_dsn(dsn: str) -> str:
@@ -127,38 +134,38 @@ class MemoryStore:
     def insert_unit_table(self, table: pa.Table, left_to_merges: str = LEFT_TO_MERGES) -> int:
         """Insert `unit_arrow_table` rows, as `insert_units` does (indexes left to merges;
         the benches name fewer to time what building one at insert costs)."""
-        if table.num_rows == 0:
-            return 0
-        self._insert_arrow(
+        return self.insert_table(
             "memory_units", table, {"exclude_materialize_skip_indexes_on_insert": left_to_merges}
         )
-        return int(table.num_rows)
 
-    def insert_table(self, name: str, table: pa.Table) -> int:
-        """Insert an Arrow table whose columns are named as `name`'s columns."""
+    def insert_table(
+        self, name: str, table: pa.Table, settings: Mapping[str, str | int] | None = None
+    ) -> int:
+        """Insert an Arrow table whose columns are named as `name`'s columns, with `settings`
+        for this INSERT only."""
         if table.num_rows == 0:
             return 0
-        self._insert_arrow(name, table, {})
+        with self._lock:
+            if self.embedded:
+                self._insert_in_place(name, table, settings or {})
+            else:
+                self._client.insert_arrow(name, table, settings=dict(settings or {}))
         return int(table.num_rows)
 
-    def _insert_arrow(self, name: str, table: pa.Table, settings: dict[str, str]) -> None:
-        with self._lock:
-            if not self.embedded:
-                self._client.insert_arrow(name, table, settings=settings)
-                return
-            # chDB reads the Arrow table where it lies: its `Python()` table function finds
-            # `arrow_rows` by name in this frame. clickhouse-connect's `insert_arrow` would
-            # write it to a temporary file as Arrow IPC for chDB to parse back, which made
-            # the units INSERT 1.4-2.5x slower (bench/sink.py, 2026-12-05).
-            arrow_rows = table  # noqa: F841 (read by chDB, by name)
-            columns = ", ".join(f"`{c}`" for c in table.column_names)
-            given = "".join(
-                f"{' SETTINGS' if i == 0 else ','} {k} = '{v}'"
-                for i, (k, v) in enumerate(settings.items())
-            )
-            self._client.command(
-                f"INSERT INTO {name} ({columns}){given} SELECT {columns} FROM Python(arrow_rows)"
-            )
+    def _insert_in_place(
+        self, name: str, table: pa.Table, settings: Mapping[str, str | int]
+    ) -> None:
+        # chDB reads the Arrow table where it lies: its `Python()` table function finds
+        # `arrow_rows` by name in the calling frames. clickhouse-connect's `insert_arrow`
+        # writes it to a temporary file as Arrow IPC for chDB to parse back: the units sink
+        # ran at 14,442 units/s that way, 21,203-27,793 this way (bench/sink.py, 2026-12-05).
+        arrow_rows = table  # noqa: F841 (read by chDB, by name)
+        columns = ", ".join(f"`{c}`" for c in table.column_names)
+        given = ", ".join(f"{k} = {_literal(v)}" for k, v in settings.items())
+        self._client.command(
+            f"INSERT INTO {name} ({columns}) {f'SETTINGS {given} ' if given else ''}"
+            f"SELECT {columns} FROM Python(arrow_rows)"
+        )
 
     def insert_dead_letters(self, letters: Sequence[DeadLetter]) -> int:
         return self.insert_table("dead_letters", dead_letter_table(letters))
