@@ -101,7 +101,7 @@ def dense_candidates(
     rows = store.query_rows(
         "SELECT id, cosineDistance(embedding, {q:Array(Float32)}) AS distance "
         "FROM memory_units WHERE scope = {scope:String} "
-        f"AND stages['embed'] = {{embed:String}}{condition} "
+        f"AND embed_version = {{embed:String}}{condition} "
         "ORDER BY distance LIMIT {n:UInt32} "
         "SETTINGS hnsw_candidate_list_size_for_search = {ef:UInt32}",
         # Versions of a unit not merged yet take extra rows: ask for a few more.

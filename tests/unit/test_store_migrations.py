@@ -73,6 +73,49 @@ def test_an_old_store_keeps_its_units_through_the_rebuild(
     store.close()
 
 
+def test_units_stored_before_the_embed_version_column_are_found_by_dense_search(
+    tmp_path: Path, lumina_env: dict[str, str]
+) -> None:
+    """Migration 0008 adds `embed_version`, which dense search filters on. Parts written
+    before it are found before their next merge writes the column into them, and after."""
+    from lumina.store.retrieval import Filters, dense_candidates
+
+    dsn = f"chdb://{tmp_path / 'old'}"
+    old = open_store(dsn, migrate=False)
+    old.command(LEDGER_DDL)
+    for version, name, sql in migration_files():
+        if version < 8:
+            for statement in _statements(render(sql, DEFAULT_EMBEDDING_DIM)):
+                old.command(statement)
+            old.command(
+                f"INSERT INTO schema_migrations (version, name) VALUES ({version}, '{name}')"
+            )
+    units = enrich(
+        [TextEvent(scope="old", text=f"Note {i} on the Porto move.") for i in range(4)], Settings()
+    )
+    old.insert_units(units)
+    old.migrate()
+
+    def found() -> list[str]:
+        hits = dense_candidates(
+            old,
+            "old",
+            units[2].embedding.tolist(),
+            4,
+            Filters(),
+            embed_version=units[2].stages["embed"],
+        )
+        return [unit_id for unit_id, _ in hits]
+
+    assert found()[0] == units[2].id and sorted(found()) == sorted(u.id for u in units)
+    old.command("OPTIMIZE TABLE memory_units FINAL")  # the merge writes the column
+    assert found()[0] == units[2].id and sorted(found()) == sorted(u.id for u in units)
+    assert old.query_rows("SELECT DISTINCT embed_version FROM memory_units") == [
+        (units[0].stages["embed"],)
+    ]
+    old.close()
+
+
 def test_a_store_refuses_vectors_of_another_dimension(tmp_path: Path) -> None:
     dsn = f"chdb://{tmp_path / 's'}"
     open_store(dsn, embedding_dim=256).close()
