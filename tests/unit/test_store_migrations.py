@@ -10,7 +10,7 @@ from lumina.config import Settings
 from lumina.enrich import enrich
 from lumina.errors import ConfigError
 from lumina.schemas import TextEvent
-from lumina.store import open_store
+from lumina.store import MemoryStore, open_store
 from lumina.store.migrate import (
     DEFAULT_EMBEDDING_DIM,
     LEDGER_DDL,
@@ -47,20 +47,26 @@ def test_migrations_rerun_as_a_no_op_and_create_every_table_and_view(tmp_path: P
     store.close()
 
 
+def store_before(dsn: str, first_missing: int) -> MemoryStore:
+    """A store with the migrations before `first_missing` applied, as an older Lumina left it."""
+    old = open_store(dsn, migrate=False)
+    old.command(LEDGER_DDL)
+    for version, name, sql in migration_files():
+        if version < first_missing:
+            for statement in _statements(render(sql, DEFAULT_EMBEDDING_DIM)):
+                old.command(statement)
+            old.command(
+                f"INSERT INTO schema_migrations (version, name) VALUES ({version}, '{name}')"
+            )
+    return old
+
+
 def test_an_old_store_keeps_its_units_through_the_rebuild(
     tmp_path: Path, lumina_env: dict[str, str]
 ) -> None:
     """A store written before migration 0004 (no index, no partitions) keeps every unit."""
     dsn = f"chdb://{tmp_path / 'old'}"
-    old = open_store(dsn, migrate=False)
-    old.command(LEDGER_DDL)
-    for version, name, sql in migration_files():
-        if version < 4:
-            for statement in _statements(sql):
-                old.command(statement)
-            old.command(
-                f"INSERT INTO schema_migrations (version, name) VALUES ({version}, '{name}')"
-            )
+    old = store_before(dsn, 4)
     events = [TextEvent(scope="old", text=f"Note {i} about the Lisbon office.") for i in range(5)]
     units = enrich(events, Settings())
     old.insert_units(units)
@@ -81,15 +87,7 @@ def test_units_stored_before_the_embed_version_column_are_found_by_dense_search(
     from lumina.store.retrieval import Filters, dense_candidates
 
     dsn = f"chdb://{tmp_path / 'old'}"
-    old = open_store(dsn, migrate=False)
-    old.command(LEDGER_DDL)
-    for version, name, sql in migration_files():
-        if version < 8:
-            for statement in _statements(render(sql, DEFAULT_EMBEDDING_DIM)):
-                old.command(statement)
-            old.command(
-                f"INSERT INTO schema_migrations (version, name) VALUES ({version}, '{name}')"
-            )
+    old = store_before(dsn, 8)
     units = enrich(
         [TextEvent(scope="old", text=f"Note {i} on the Porto move.") for i in range(4)], Settings()
     )
