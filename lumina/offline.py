@@ -17,7 +17,6 @@ from lumina.config import Settings
 from lumina.core.provenance import ProvenanceChain
 from lumina.enrich import Incoming, Pipeline, StageFailure
 from lumina.errors import InvalidEvent, ReasonCode
-from lumina.schemas import decode_event
 
 PROGRESS_MIN_BYTES = 1 << 20  # a bar only when the input is long enough to wait for
 
@@ -88,14 +87,9 @@ def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
 
 def _decode(line_no: int, raw: bytes, settings: Settings) -> Incoming | Reject:
     try:
-        event = decode_event(
-            raw,
-            max_text_bytes=settings.max_text_bytes,
-            max_metadata_bytes=settings.max_metadata_bytes,
-        )
+        return Incoming.decode(raw, settings)
     except InvalidEvent as exc:
         return Reject(line_no, exc.reason, exc.message, raw)
-    return Incoming(event=event, raw=raw)
 
 
 @dataclass

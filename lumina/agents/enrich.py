@@ -16,8 +16,8 @@ from lumina.agents.retry import each_batch
 from lumina.config import Settings
 from lumina.core.identity import content_hash
 from lumina.enrich import EnrichResult, Incoming, Pipeline
-from lumina.errors import InvalidEvent, ReasonCode
-from lumina.schemas import DeadLetter, MemoryUnit, decode_event
+from lumina.errors import InvalidEvent
+from lumina.schemas import DeadLetter, MemoryUnit
 from lumina.schemas.state import AccessEvent, Consolidation
 from lumina.state import ContentIndex, NearDuplicates, NearMatch
 from lumina.state.chain import resume_chain, save_chain
@@ -44,11 +44,7 @@ def decode_batch(events: Sequence[faust.EventT], settings: Settings, now_ms: int
         raw: bytes = event.message.value or b""
         origin = origin_of(event)
         try:
-            text_event = decode_event(
-                raw,
-                max_text_bytes=settings.max_text_bytes,
-                max_metadata_bytes=settings.max_metadata_bytes,
-            )
+            incoming = Incoming.decode(raw, settings, origin)
         except InvalidEvent as exc:
             letter = DeadLetter.from_raw(
                 raw,
@@ -60,27 +56,17 @@ def decode_batch(events: Sequence[faust.EventT], settings: Settings, now_ms: int
             )
             batch.dead.append((event.message.key, letter))
             continue
-        batch.incoming.append(
-            Incoming(event=text_event, origin=origin, kafka_ts_ms=origin.timestamp_ms, raw=raw)
-        )
+        batch.incoming.append(incoming)
         batch.sources.append(event)
     return batch
 
 
 def stage_dead_letters(result: EnrichResult, now_ms: int) -> list[tuple[bytes | None, DeadLetter]]:
+    """Each event a stage raised on, keyed by its scope like the units."""
     letters: list[tuple[bytes | None, DeadLetter]] = []
     for failure in result.failures:
-        item = failure.incoming
-        letter = DeadLetter.from_raw(
-            item.raw if item.raw is not None else item.event.model_dump_json().encode(),
-            reason=ReasonCode.STAGE_ERROR,
-            message=failure.message,
-            time_ms=now_ms,
-            key=item.event.scope.encode(),
-            origin=item.origin,
-            stage=failure.stage,
-        )
-        letters.append((item.event.scope.encode(), letter))
+        key = failure.incoming.event.scope.encode()
+        letters.append((key, failure.to_dead_letter(now_ms, key=key)))
     return letters
 
 

@@ -28,6 +28,7 @@ from lumina.schemas import (
     Shape,
     TextEvent,
     Timestamps,
+    decode_event,
 )
 from lumina.schemas.vectors import quantize, vector_rows
 
@@ -70,6 +71,18 @@ class Incoming:
     origin: KafkaOrigin | None = None
     kafka_ts_ms: int | None = None
     raw: bytes | None = None
+
+    @classmethod
+    def decode(cls, raw: bytes, settings: Settings, origin: KafkaOrigin | None = None) -> Incoming:
+        """The event in `raw` under the settings' size limits, with the bytes kept for a
+        dead letter; raises InvalidEvent (with its reason code) on bad input."""
+        event = decode_event(
+            raw,
+            max_text_bytes=settings.max_text_bytes,
+            max_metadata_bytes=settings.max_metadata_bytes,
+        )
+        kafka_ts_ms = origin.timestamp_ms if origin is not None else None
+        return cls(event=event, origin=origin, kafka_ts_ms=kafka_ts_ms, raw=raw)
 
 
 @dataclass(frozen=True, slots=True)
