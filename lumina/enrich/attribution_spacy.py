@@ -555,7 +555,7 @@ class SpacyAttribution(Stage):
             draft.salience = salience(weights)
             draft.attribution = top_tokens(tokens, weights)
             draft.entities = doc_entities(doc)
-            draft.roles = roles_from_doc(doc, draft.event.author)
+            draft.roles = roles_from_doc(doc, draft.event.author, tokens.lower)
         return drafts
 
 

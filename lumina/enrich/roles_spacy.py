@@ -316,12 +316,12 @@ def find_what(verb: Token | None) -> str | None:
 # --------------------------------------------------------------------------- when
 
 
-def find_when(doc: Doc) -> str | None:
+def find_when(doc: Doc, words: Sequence[str] | None = None) -> str | None:
     spans = [
         Timex(e.start_char, e.end_char, e.label_) for e in doc.ents if e.label_ in TEMPORAL_LABELS
     ]
     if not spans:  # the small model misses some clock times ("at 7"); the patterns do not
-        spans = find_timex(doc_text(doc))
+        spans = find_timex(doc_text(doc), words)
     merged = merge_when(doc_text(doc), spans)
     if merged is not None:
         return _trim(doc_text(doc)[merged[0] : merged[1]])
@@ -549,14 +549,17 @@ def find_how(doc: Doc, ents: dict[int, Span]) -> str | None:
 # --------------------------------------------------------------------------- all
 
 
-def roles_from_doc(doc: Doc, author: str | None) -> Roles:
-    """The 6W roles of one parsed text; `author` fills who when the text has no subject."""
+def roles_from_doc(doc: Doc, author: str | None, words: Sequence[str] | None = None) -> Roles:
+    """The 6W roles of one parsed text; `author` fills who when the text has no subject.
+
+    `words`, the lowercased tokens of `tokenize(text)` when the caller has them, let the date
+    patterns that cannot match be skipped (`find_timex`); the roles are the same without."""
     ents = _entity_at(doc)
     verb = _main_verb(doc)
     return Roles(
         who=find_who(verb, author),
         what=find_what(verb),
-        when=find_when(doc),
+        when=find_when(doc, words),
         where=find_where(doc, ents, verb, connective_tokens(doc)),
         why=find_why(doc, verb),
         how=find_how(doc, ents),

@@ -224,6 +224,21 @@ def test_enrich_spacy_event_enriches_the_same_in_any_batch(stage: SpacyAttributi
     assert batch.salience == alone.salience
 
 
+def test_enrich_spacy_stage_roles_equal_the_evaluated_ones(stage: SpacyAttribution) -> None:
+    # The stage hands the role rules its regex tokens, so the date patterns that cannot
+    # match are skipped; `lumina eval sixw` reads roles without them. Both must agree, or
+    # the accuracy the README reports is not the stage's.
+    from lumina.enrich.attribution_spacy import spacy_roles_extractor
+    from lumina.enrich.evaluation import load_gold
+
+    gold = load_gold()
+    drafts = [Draft.from_event(TextEvent(scope="t", text=g.text, author=g.author), 0) for g in gold]
+    staged = [draft.roles for draft in stage(drafts)]
+    evaluated = spacy_roles_extractor()(gold)
+    assert staged == evaluated
+    assert sum(1 for r in evaluated if r.when) >= 20  # the set exercises `when`
+
+
 def test_enrich_spacy_verb_initial_notes_are_reparsed_with_the_original_casing(
     stage: SpacyAttribution,
 ) -> None:
