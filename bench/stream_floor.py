@@ -2,6 +2,7 @@
 state, in the same run as the in-process enrichment it is compared with.
 
 Run: .venv/bin/python bench/stream_floor.py [--events N] [--scopes S] [--profile fast|full]
+                                            [--batch-bytes B]
 
 Issue 5 asks for streaming events/s ≥ 0.8 × the same enrichment in-process. A worker that
 enriches at p ms of CPU a unit and spends s ms a unit on streaming reaches at most
@@ -16,7 +17,8 @@ Faust, no tables, no store:
 2. A relay process: an aiokafka consumer in a group reads the events in batches of
    LUMINA_BATCH_SIZE, and for each event an aiokafka producer writes the unit's real bytes
    (the units of step 1, 8-9 kB each) to the units topic as record batches per partition,
-   sized, filled and acknowledged as the worker's are (`lumina.streams.app`, `.outbox`);
+   sized, filled and acknowledged as the worker's are (`lumina.streams.app`, `.outbox`;
+   `--batch-bytes 16384` gives aiokafka's default size instead);
    offsets are committed after each batch is delivered.
    Its CPU time a record, and the broker's over the same span, are read from /proc.
 
@@ -45,6 +47,7 @@ from lumina.core.provenance import ProvenanceChain
 from lumina.enrich import Incoming, Pipeline
 from lumina.streams.admin import ensure_topics
 from lumina.streams.app import PRODUCER_BATCH_BYTES, PRODUCER_LINGER_MS
+from lumina.streams.outbox import send_record_batches
 
 GROUP = "floor-relay"
 
@@ -72,7 +75,9 @@ def in_process(raws: list[bytes], profile: str) -> tuple[float, float, float, li
     return enrich_ms, decode_ms, encode_ms, encoded
 
 
-async def relay(bootstrap: str, count: int, units: list[bytes], batch: int) -> None:
+async def relay(
+    bootstrap: str, count: int, units: list[bytes], batch: int, batch_bytes: int
+) -> None:
     """Consume `count` events; for each, produce a unit's bytes keyed by the event's key."""
     events, out = f"{PREFIX}.events", f"{PREFIX}.units"
     consumer = AIOKafkaConsumer(
@@ -82,10 +87,10 @@ async def relay(bootstrap: str, count: int, units: list[bytes], batch: int) -> N
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )
-    producer = AIOKafkaProducer(  # batched as the worker's producer is
+    producer = AIOKafkaProducer(  # batched as the worker's producer is, unless told
         bootstrap_servers=bootstrap,
         acks=-1,
-        max_batch_size=PRODUCER_BATCH_BYTES,
+        max_batch_size=batch_bytes,
         linger_ms=PRODUCER_LINGER_MS,
     )
     await consumer.start()
@@ -105,15 +110,9 @@ async def relay(bootstrap: str, count: int, units: list[bytes], batch: int) -> N
                     items.append((record.key, units[seen % len(units)]))
                     seen += 1
             sent = []
-            for part, items in by_partition.items():
-                record_batch = producer.create_batch()
-                for key, value in items:
-                    if record_batch.append(key=key, value=value, timestamp=None) is None:
-                        sent.append(await producer.send_batch(record_batch, out, partition=part))
-                        record_batch = producer.create_batch()
-                        record_batch.append(key=key, value=value, timestamp=None)
-                sent.append(await producer.send_batch(record_batch, out, partition=part))
-            await asyncio.gather(*sent)
+            for part, items in by_partition.items():  # as the worker's outbox sends them
+                sent += await send_record_batches(producer, out, part, items)
+            await asyncio.gather(*(delivery for _, _, delivery in sent))
             if polled:
                 await consumer.commit()
         cpu_ms = (time.process_time() - (cpu_from or 0.0)) * 1000 / count
@@ -123,9 +122,12 @@ async def relay(bootstrap: str, count: int, units: list[bytes], batch: int) -> N
         await consumer.stop()
 
 
-def run_relay(bootstrap: str, count: int, units_file: Path, batch: int, broker_pid: int) -> dict:
+def run_relay(
+    bootstrap: str, count: int, units_file: Path, batch: int, batch_bytes: int, broker_pid: int
+) -> dict:
+    relay_args = [bootstrap, str(count), str(units_file), str(batch), str(batch_bytes)]
     proc = subprocess.Popen(
-        [sys.executable, __file__, "--relay", bootstrap, str(count), str(units_file), str(batch)],
+        [sys.executable, __file__, "--relay", *relay_args],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -145,12 +147,18 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--scopes", type=int, default=1_000)
     parser.add_argument("--profile", choices=("fast", "full"), default="fast")
-    parser.add_argument("--relay", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--batch-bytes",
+        type=int,
+        default=PRODUCER_BATCH_BYTES,
+        help="the relay producer's record batch size (default: the worker's)",
+    )
+    parser.add_argument("--relay", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.relay:
-        bootstrap, count, units_file, batch = args.relay
+        bootstrap, count, units_file, batch, batch_bytes = args.relay
         units = Path(units_file).read_bytes().split(b"\n")
-        asyncio.run(relay(bootstrap, int(count), units, int(batch)))
+        asyncio.run(relay(bootstrap, int(count), units, int(batch), int(batch_bytes)))
         return
 
     bodies = event_bodies(0, args.events, args.scopes, chat_turns())
@@ -168,7 +176,12 @@ def main() -> None:
         asyncio.run(produce(broker.bootstrap, bodies))
         assert broker.pid is not None
         floor = run_relay(
-            broker.bootstrap, len(bodies), units_file, settings.batch_size, broker.pid
+            broker.bootstrap,
+            len(bodies),
+            units_file,
+            settings.batch_size,
+            args.batch_bytes,
+            broker.pid,
         )
     finally:
         broker.stop()
@@ -176,7 +189,8 @@ def main() -> None:
     stream_ms = decode_ms + encode_ms + relay_ms
     print(
         f"{len(bodies):,} events across {args.scopes:,} scopes, profile {args.profile}, "
-        f"{settings.partitions} partitions, units {size:,.0f} bytes on average"
+        f"{settings.partitions} partitions, units {size:,.0f} bytes on average, "
+        f"relay batches up to {args.batch_bytes:,} bytes"
     )
     print("CPU ms a unit")
     print(f"  enrichment in-process (Pipeline.run)           p = {enrich_ms:6.3f}")

@@ -73,17 +73,25 @@ async def _send_batches(
         by_partition[partition].append((key, value))
     sent = []
     for partition, items in by_partition.items():
-        tp = TP(name, partition)
-        batch, count = producer.create_batch(), 0
-        for key, value in items:
-            if batch.append(key=key, value=value, timestamp=None) is None:  # batch is full
-                sent.append(
-                    (tp, count, await producer.send_batch(batch, name, partition=partition))
-                )
-                batch, count = producer.create_batch(), 0
-                # An empty batch takes any one record, even one over the batch size: the
-                # broker then refuses it if it is over the topic's limit, and that raises.
-                batch.append(key=key, value=value, timestamp=None)
-            count += 1
-        sent.append((tp, count, await producer.send_batch(batch, name, partition=partition)))
+        sent += await send_record_batches(producer, name, partition, items)
+    return sent
+
+
+async def send_record_batches(
+    producer: Any, topic: str, partition: int, records: list[Record]
+) -> list[tuple[TP, int, asyncio.Future[Any]]]:
+    """Submit one partition's `records` to an aiokafka producer as record batches of its
+    batch size, in order; each batch with its partition, record count and delivery."""
+    tp = TP(topic, partition)
+    sent = []
+    batch, count = producer.create_batch(), 0
+    for key, value in records:
+        if batch.append(key=key, value=value, timestamp=None) is None:  # batch is full
+            sent.append((tp, count, await producer.send_batch(batch, topic, partition=partition)))
+            batch, count = producer.create_batch(), 0
+            # An empty batch takes any one record, even one over the batch size: the
+            # broker then refuses it if it is over the topic's limit, and that raises.
+            batch.append(key=key, value=value, timestamp=None)
+        count += 1
+    sent.append((tp, count, await producer.send_batch(batch, topic, partition=partition)))
     return sent
