@@ -163,7 +163,7 @@ def load_spacy_model(name: str = "en_core_web_sm", *, tuned: bool = True) -> Lan
             import spacy
         except ImportError as exc:
             raise ConfigError(
-                "attribution=spacy needs spaCy: pip install 'spacy>=3.8,<3.9' "
+                "attribution=spacy needs spaCy: pip install 'spacy==3.8.6' "
                 f"and the model ({_install_hint(name)}); or set LUMINA_ATTRIBUTION=fast"
             ) from exc
         try:
@@ -211,6 +211,10 @@ def _replace_attribute_ruler(nlp: Language) -> None:
     from spacy.language import Language
 
     if not Language.has_factory(POS_RULES):
+        # spaCy validates a factory's arguments through confection; the confection that
+        # spaCy 3.8.6 installs (0.1) does so with pydantic v1, which cannot resolve this
+        # module's postponed annotations (strings): hand it the classes themselves.
+        _make_pos_rules.__annotations__ = {"nlp": Language, "name": str, "return": PosRules}
         Language.factory(POS_RULES, func=_make_pos_rules)
     nlp.add_pipe(POS_RULES, after="attribute_ruler")
     nlp.remove_pipe("attribute_ruler")
