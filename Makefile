@@ -7,9 +7,9 @@ BIN := $(VENV)/bin
 TORCH_VERSION := 2.15.0
 export LUMINA_HOME ?= $(HOME)/.lumina
 
-.PHONY: setup venv models kafka-jars demo test lint unit clean
+.PHONY: setup venv models native kafka-jars demo test lint unit clean
 
-setup: venv models kafka-jars
+setup: venv models native kafka-jars
 
 venv: $(BIN)/.installed
 
@@ -21,6 +21,11 @@ $(BIN)/.installed: pyproject.toml Makefile
 
 models: venv
 	$(BIN)/lumina setup models
+
+# The fast profile's hot path compiled with mypyc (lumina/enrich/native.py says why);
+# compiles only when one of its sources changed.
+native: venv
+	$(BIN)/python scripts/build_native.py
 
 kafka-jars:
 	bash scripts/fetch_kafka.sh "$(LUMINA_HOME)"
@@ -40,4 +45,5 @@ unit: venv
 	$(BIN)/python -m pytest tests/unit
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis build
+	rm -f lumina/enrich/*.so
