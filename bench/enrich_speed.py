@@ -28,7 +28,7 @@ import numpy as np
 
 from lumina.config import Settings
 from lumina.core.provenance import ProvenanceChain
-from lumina.enrich import Incoming, Pipeline
+from lumina.enrich import Incoming, Pipeline, native
 from lumina.enrich.attribution_spacy import load_spacy_model
 from lumina.enrich.embed_minilm import MiniLMEmbedder
 from lumina.enrich.profiles import attribution_stages, load_encoder
@@ -53,6 +53,34 @@ pipeline.run([Incoming(e) for e in events], chain=ProvenanceChain())
 for line in open("/proc/self/status"):
     if line.startswith(("VmRSS", "VmHWM")):
         print(line.split()[0], int(line.split()[1]) // 1024)
+"""
+
+
+# Fast attribution with the mypyc-compiled modules (`lumina.enrich.native`) imported from
+# their .py sources instead: the baseline of the build, in a child process because a
+# module imported once stays what it is.
+SOURCES_PROBE = """
+import importlib.abc, importlib.util, sys
+from pathlib import Path
+spec = importlib.util.spec_from_file_location("_native", sys.argv[1])
+native = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(native)
+
+class Sources(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name in native.MODULES:
+            return importlib.util.spec_from_file_location(name, native.source_path(name))
+        return None
+
+sys.meta_path.insert(0, Sources())
+from enrich_speed import attribution_rate, twenty_word_texts
+from lumina.config import Settings
+from lumina.enrich import native as loaded
+from lumina.heap import settle_heap
+assert not any(loaded.compiled().values())
+texts = twenty_word_texts(Path(sys.argv[2]), int(sys.argv[3]))
+settle_heap()
+print(attribution_rate(Settings(profile="fast"), texts))
 """
 
 
@@ -163,6 +191,18 @@ def peak_rss_mib(profile: str) -> tuple[int, int]:
     return int(values["VmRSS"]), int(values["VmHWM"])
 
 
+def python_attribution_rate(data: Path, count: int) -> float:
+    """Fast attribution from the Python sources, with nothing compiled (SOURCES_PROBE)."""
+    out = subprocess.run(
+        [sys.executable, "-c", SOURCES_PROBE, str(native.__file__), str(data), str(count)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": f"{REPO / 'bench'}{os.pathsep}{REPO}"},
+    ).stdout
+    return float(out.split()[-1])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=LOCOMO)
@@ -186,6 +226,7 @@ def main() -> None:
     print(f"fast unit, µs per stage: {line} (total {sum(parts.values()):.0f})\n")
 
     fast_attr = attribution_rate(fast, texts[:2000])
+    python_attr = python_attribution_rate(args.data, 2000)
     nlp = load_spacy_model(full.spacy_model)  # the stage's model (cached), settled with the rest
     settle_heap()
     spacy_attr = attribution_rate(full, texts[:500])
@@ -194,6 +235,11 @@ def main() -> None:
     spacy_stock = rate(lambda: list(stock.pipe(texts[:500], batch_size=full.batch_size)), 500)
     print(
         f"attribution  fast   {fast_attr:10,.0f} texts/s  target >= 20,000  (tokens+weights+roles)"
+    )
+    built = "mypyc build" if any(native.compiled().values()) else "not built here"
+    print(
+        f"  from Python sources {python_attr:6,.0f} texts/s  (no mypyc build; this run's "
+        f"{built}: {fast_attr / python_attr:.2f}x)"
     )
     ratio = fast_attr / spacy_attr
     print(
