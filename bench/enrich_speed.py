@@ -63,16 +63,14 @@ for line in open("/proc/self/status"):
 # their .py sources instead: the baseline of the build, in a child process because a
 # module imported once stays what it is.
 SOURCES_PROBE = """
-import importlib.abc, importlib.util, sys
+import importlib.abc, importlib.util, json, sys
 from pathlib import Path
-spec = importlib.util.spec_from_file_location("_native", sys.argv[1])
-native = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(native)
+sources = json.loads(sys.argv[1])  # module -> its .py file
 
 class Sources(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name in native.MODULES:
-            return importlib.util.spec_from_file_location(name, native.source_path(name))
+        if name in sources:
+            return importlib.util.spec_from_file_location(name, sources[name])
         return None
 
 sys.meta_path.insert(0, Sources())
@@ -196,8 +194,9 @@ def peak_rss_mib(profile: str) -> tuple[int, int]:
 
 def python_attribution_rate(data: Path, count: int) -> float:
     """Fast attribution from the Python sources, with nothing compiled (SOURCES_PROBE)."""
+    sources = {m: str(native.source_path(m)) for m in native.MODULES}
     out = subprocess.run(
-        [sys.executable, "-c", SOURCES_PROBE, str(native.__file__), str(data), str(count)],
+        [sys.executable, "-c", SOURCES_PROBE, json.dumps(sources), str(data), str(count)],
         capture_output=True,
         text=True,
         check=True,
